@@ -1,0 +1,13 @@
+"""fastmi: fast mutual-information estimators with honest error bars."""
+from importlib.metadata import PackageNotFoundError, version
+
+from ._api import conditional_mutual_info, mutual_info
+from ._estimators import GMMMI, load_model
+from ._result import MIResult
+
+try:
+    __version__ = version("fastmi")
+except PackageNotFoundError:  # pragma: no cover - running from a source tree
+    __version__ = "0.0.0"
+
+__all__ = ["GMMMI", "MIResult", "conditional_mutual_info", "load_model", "mutual_info", "__version__"]
