@@ -1,0 +1,1 @@
+"""Numba kernels: small, named for what they compute, free of validation."""
