@@ -340,7 +340,9 @@ class GMMMI:
         if B > 0 and not hasattr(self, "_data"):
             raise ValueError("this model was loaded without its data: use n_bootstrap=0 to integrate the saved "
                              "fit, or fit it to data again")
-        diag = {"n_components": self.n_components_, "cv": self.cv_, "n_samples": int(self._data.shape[0])}
+        diag = {"n_components": self.n_components_, "cv": self.cv_}
+        if hasattr(self, "_data"):
+            diag["n_samples"] = int(self._data.shape[0])
         if B == 0:
             prior = self.class_prior_ if self.y_type == "categorical" else None
             value, se = self._functional(self._final, self._draws(3), prior)

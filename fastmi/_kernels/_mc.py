@@ -2,14 +2,14 @@
 
 Randomness comes from Python: standard normals ``z`` (m, D) and uniforms ``u`` (m,).
 The kernels pick each sample's component by inverting the weights' CDF at u, map
-x = mean[c] + L[c] z, and evaluate every needed log density in the same pass, so no
-(samples x components) array is built.
+x = mean[c] + L[c] z, and evaluate every needed log density in the same pass over a
+block of samples, so no (samples x components) array larger than a block is built.
 """
 import numba
 import numpy as np
 
 from .._config import NUMBA_CACHE
-from ._em import _exp_normalise, _log_weighted_prob
+from ._em import BLOCK, _block_log_prob, _block_logsumexp
 
 
 @numba.njit(nogil=True, cache=NUMBA_CACHE, inline="always")
@@ -22,15 +22,18 @@ def _pick_component(u, cum_weights):
     return c
 
 
-@numba.njit(nogil=True, cache=NUMBA_CACHE, inline="always")
-def _draw_point(z, i, c, means, chol, out):
-    """out[0] = means[c] + chol[c] @ z[i] (chol lower triangular)."""
+@numba.njit(nogil=True, cache=NUMBA_CACHE)
+def _draw_block(z, u, i0, m, cum_weights, means, chol, pts, comp):
+    """pts[:, i] = means[c] + chol[c] @ z[i0 + i] with c = comp[i] picked from u."""
     D = z.shape[1]
-    for a in range(D):
-        s = means[c, a]
-        for b in range(a + 1):
-            s += chol[c, a, b] * z[i, b]
-        out[0, a] = s
+    for i in range(m):
+        c = _pick_component(u[i0 + i], cum_weights)
+        comp[i] = c
+        for a in range(D):
+            s = means[c, a]
+            for b in range(a + 1):
+                s += chol[c, a, b] * z[i0 + i, b]
+            pts[a, i] = s
 
 
 @numba.njit(nogil=True, cache=NUMBA_CACHE)
@@ -44,27 +47,33 @@ def _mc_log_ratio_moments(z, u, cum_weights, means, chol, term_cols, term_dims, 
     MI is f = log p(x,y) - log p(x) - log p(y); conditional MI, entropies and KL are other
     signed sums of marginal log densities.
     """
-    m = z.shape[0]
-    D = z.shape[1]
-    T, dmax = term_cols.shape
+    n, D = z.shape
+    T = term_cols.shape[0]
     K = cum_weights.shape[0]
-    x = np.empty((1, D))
-    sub = np.empty((T, dmax))
-    lp = np.empty(K)
+    pts = np.empty((D, BLOCK))
+    comp = np.empty(BLOCK, dtype=np.int64)
+    lp = np.empty((K, BLOCK))
+    acc = np.empty(BLOCK)
+    ya = np.empty(BLOCK)
+    lse = np.empty(BLOCK)
+    vmax = np.empty(BLOCK)
+    f = np.empty(BLOCK)
     total = 0.0
     total_sq = 0.0
-    for i in range(m):
-        _draw_point(z, i, _pick_component(u[i], cum_weights), means, chol, x)
-        f = 0.0
+    for i0 in range(0, n, BLOCK):
+        m = min(BLOCK, n - i0)
+        _draw_block(z, u, i0, m, cum_weights, means, chol, pts, comp)
+        f[:m] = 0.0
         for t in range(T):
-            dt = term_dims[t]
-            for a in range(dt):
-                sub[t, a] = x[0, term_cols[t, a]]
-            vmax = _log_weighted_prob(sub, t, dt, term_log_w, term_means, term_prec_chol, term_log_det,
-                                      t * K, K, lp)
-            f += term_coef[t] * _exp_normalise(lp, K, vmax)
-        total += f
-        total_sq += f * f
+            _block_log_prob(pts, term_cols[t, :term_dims[t]], 0, m, term_log_w, term_means, term_prec_chol,
+                            term_log_det, t * K, K, lp, acc, ya)
+            _block_logsumexp(lp, K, m, lse, vmax)
+            c = term_coef[t]
+            for i in range(m):
+                f[i] += c * lse[i]
+        for i in range(m):
+            total += f[i]
+            total_sq += f[i] * f[i]
     return total, total_sq
 
 
@@ -78,29 +87,32 @@ def _mc_categorical_moments(z, u, cum_weights, means, chol, prec_chol, log_det, 
     within the class and ``log_w_joint[j] = log p(c) + log_w_within[j]`` (whose CDF is
     ``cum_weights``).
     """
-    m = z.shape[0]
-    D = z.shape[1]
+    n, D = z.shape
     J = means.shape[0]
-    x = np.empty((1, D))
-    lp = np.empty(J)
-    lc = np.empty(J)
+    rows = np.arange(D)
+    pts = np.empty((D, BLOCK))
+    comp = np.empty(BLOCK, dtype=np.int64)
+    lp = np.empty((J, BLOCK))
+    lc = np.empty((J, BLOCK))
+    acc = np.empty(BLOCK)
+    ya = np.empty(BLOCK)
+    lse_x = np.empty(BLOCK)
+    lse_c = np.empty(BLOCK)
+    vmax = np.empty(BLOCK)
     total = 0.0
     total_sq = 0.0
-    for i in range(m):
-        j0 = _pick_component(u[i], cum_weights)
-        _draw_point(z, i, j0, means, chol, x)
-        vmax = _log_weighted_prob(x, 0, D, log_w_joint, means, prec_chol, log_det, 0, J, lp)
-        c = comp_class[j0]
-        nc = 0
-        cmax = -np.inf
+    for i0 in range(0, n, BLOCK):
+        m = min(BLOCK, n - i0)
+        _draw_block(z, u, i0, m, cum_weights, means, chol, pts, comp)
+        _block_log_prob(pts, rows, 0, m, log_w_joint, means, prec_chol, log_det, 0, J, lp, acc, ya)
         for j in range(J):
-            if comp_class[j] == c:
-                v = lp[j] + log_w_within[j] - log_w_joint[j]
-                lc[nc] = v
-                nc += 1
-                if v > cmax:
-                    cmax = v
-        f = _exp_normalise(lc, nc, cmax) - _exp_normalise(lp, J, vmax)
-        total += f
-        total_sq += f * f
+            shift = log_w_within[j] - log_w_joint[j]
+            for i in range(m):
+                lc[j, i] = lp[j, i] + shift if comp_class[comp[i]] == comp_class[j] else -np.inf
+        _block_logsumexp(lp, J, m, lse_x, vmax)
+        _block_logsumexp(lc, J, m, lse_c, vmax)
+        for i in range(m):
+            f = lse_c[i] - lse_x[i]
+            total += f
+            total_sq += f * f
     return total, total_sq
