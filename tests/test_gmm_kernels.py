@@ -1,0 +1,158 @@
+"""Numba GMM kernels against plain NumPy/SciPy references."""
+import numpy as np
+import pytest
+from numpy.testing import assert_allclose
+
+from fastmi._gmm import MCDraws, Mixture, fit_em, initial_mixture, mc_categorical_mi, mc_log_ratio, mi_terms
+from fastmi._kernels._em import _em_fit, _mean_log_likelihood
+from fastmi._kernels._linalg import _precision_cholesky
+
+from _reference import gaussian_mi, mixture_logpdf, numpy_em
+
+
+def _data(rng, n, d):
+    A = rng.standard_normal((d, d))
+    X = rng.standard_normal((n, d)) @ A.T
+    X[: n // 3] += 3.0
+    X[n // 3: n // 2] -= 2.0
+    return np.ascontiguousarray(X)
+
+
+@pytest.mark.parametrize("d", [1, 2, 3, 5])
+def test_precision_cholesky_matches_numpy(rng, d):
+    A = rng.standard_normal((4, d, d))
+    covs = A @ A.transpose(0, 2, 1) + 0.1 * np.eye(d)
+    chol, prec, logdet = np.zeros_like(covs), np.zeros_like(covs), np.empty(4)
+    assert _precision_cholesky(covs, chol, prec, logdet) == -1
+    for k in range(4):
+        assert_allclose(chol[k], np.linalg.cholesky(covs[k]), rtol=1e-12, atol=1e-12)
+        assert_allclose(prec[k].T @ prec[k], np.linalg.inv(covs[k]), rtol=1e-9, atol=1e-9)
+        assert_allclose(logdet[k], -0.5 * np.linalg.slogdet(covs[k])[1], rtol=1e-12)
+
+
+def test_precision_cholesky_flags_non_spd():
+    covs = np.array([np.eye(2), [[1.0, 2.0], [2.0, 1.0]]])
+    chol, prec, logdet = np.zeros_like(covs), np.zeros_like(covs), np.empty(2)
+    assert _precision_cholesky(covs, chol, prec, logdet) == 1
+
+
+@pytest.mark.parametrize("d,K", [(1, 1), (1, 3), (2, 2), (2, 4), (3, 3)])
+def test_em_matches_numpy_reference(rng, d, K):
+    X = _data(rng, 3000, d)
+    start = initial_mixture(X, K, "kmeans++", rng, 1e-6)
+    n_iter = 25
+    w, mu, cov, lls = numpy_em(X, start.weights, start.means, start.covariances, n_iter, 1e-6)
+    m = start.copy()
+    it, converged, lb, status = _em_fit(X, m.weights, m.means, m.covariances, 0.0, 1e-6, n_iter)
+    assert (it, converged, status) == (n_iter, False, 0)
+    assert_allclose(m.weights, w, rtol=1e-10, atol=1e-12)
+    assert_allclose(m.means, mu, rtol=1e-10, atol=1e-10)
+    assert_allclose(m.covariances, cov, rtol=1e-10, atol=1e-10)
+    assert_allclose(lb, lls[-1], rtol=1e-10)
+
+
+@pytest.mark.parametrize("init", ["kmeans++", "random_resp", "kmeans", "random", "minmax"])
+def test_em_log_likelihood_never_decreases(rng, init):
+    X = _data(rng, 2000, 2)
+    # reg_covar keeps components from collapsing onto a few points, where rounding in a
+    # near-singular covariance can break exact monotonicity
+    m = initial_mixture(X, 3, init, rng, 1e-6)
+    lbs = []
+    for _ in range(60):  # one iteration at a time: each call reports the E-step likelihood
+        _, _, lb, status = _em_fit(X, m.weights, m.means, m.covariances, 0.0, 1e-6, 1)
+        assert status == 0
+        lbs.append(lb)
+    assert np.all(np.diff(lbs) >= -1e-12), np.diff(lbs).min()
+    assert lbs[-1] > lbs[0]
+
+
+def test_em_converges_by_tol_and_flags_collapse(rng):
+    X = _data(rng, 2000, 2)
+    m, info = fit_em(X, initial_mixture(X, 2, "kmeans++", rng, 1e-15), 1e-5, 1e-15, 10_000)
+    assert info.converged and info.ok and 2 < info.n_iter < 10_000
+    # two identical points per component cannot define a 2-D covariance
+    Xd = np.array([[0.0, 0.0], [0.0, 0.0], [5.0, 5.0], [5.0, 5.0]])
+    start = Mixture(np.array([0.5, 0.5]), np.array([[0.0, 0.0], [5.0, 5.0]]), np.array([np.eye(2)] * 2))
+    _, info = fit_em(Xd, start, 1e-5, 0.0, 100)
+    assert not info.ok
+
+
+def test_mean_log_likelihood_matches_scipy(rng):
+    X = _data(rng, 1000, 3)
+    m = initial_mixture(X, 3, "kmeans", rng, 1e-6)
+    ref = mixture_logpdf(X, m.weights, m.means, m.covariances).mean()
+    assert_allclose(_mean_log_likelihood(X, m.weights, m.means, m.covariances), ref, rtol=1e-12)
+
+
+@pytest.mark.parametrize("dx,dy", [(1, 1), (2, 2), (1, 3)])
+def test_mc_single_gaussian_matches_closed_form(rng, dx, dy):
+    D = dx + dy
+    A = rng.standard_normal((D, D))
+    cov = A @ A.T + 0.5 * np.eye(D)
+    mix = Mixture(np.array([1.0]), rng.standard_normal((1, D)), cov[None])
+    groups = (list(range(dx)), list(range(dx, D)))
+    est, se = mc_log_ratio(mix, mi_terms(mix, groups), MCDraws(7, 200_000, D))
+    assert se > 0
+    assert abs(est - gaussian_mi(cov, dx)) < 4 * se
+
+
+def test_mc_mixture_matches_numpy_reference(rng):
+    mix = Mixture(np.array([0.5, 0.3, 0.2]), np.array([[0.0, 0.0], [2.0, 1.0], [-1.0, 2.0]]),
+                  np.array([[[1.0, 0.5], [0.5, 1.0]], [[0.5, -0.2], [-0.2, 0.8]], [[1.5, 0.0], [0.0, 0.3]]]))
+    draws = MCDraws(3, 50_000, 2)
+    est, se = mc_log_ratio(mix, mi_terms(mix, ([0], [1])), draws)
+    # the same points, evaluated by SciPy
+    z, u = next(iter(draws))
+    comp = np.searchsorted(np.cumsum(mix.weights), u, side="right").clip(max=2)
+    L = np.linalg.cholesky(mix.covariances)
+    pts = mix.means[comp] + np.einsum("nab,nb->na", L[comp], z)
+    total = 0.0
+    for z, u in draws:
+        comp = np.searchsorted(np.cumsum(mix.weights), u, side="right").clip(max=2)
+        pts = mix.means[comp] + np.einsum("nab,nb->na", L[comp], z)
+        f = (mixture_logpdf(pts, mix.weights, mix.means, mix.covariances)
+             - mixture_logpdf(pts[:, :1], mix.weights, mix.means[:, :1], mix.covariances[:, :1, :1])
+             - mixture_logpdf(pts[:, 1:], mix.weights, mix.means[:, 1:], mix.covariances[:, 1:, 1:]))
+        total += f.sum()
+    assert_allclose(est, total / draws.n_samples, rtol=1e-10)
+
+
+def test_mc_categorical_matches_quadrature():
+    from scipy.integrate import quad
+    from scipy.stats import norm
+
+    prior = np.array([0.7, 0.3])
+    mixes = [Mixture(np.array([0.6, 0.4]), np.array([[-1.0], [0.5]]), np.array([[[0.5]], [[1.0]]])),
+             Mixture(np.array([1.0]), np.array([[1.5]]), np.array([[[0.7]]]))]
+
+    def dens(x, m):
+        return sum(w * norm.pdf(x, mu[0], np.sqrt(c[0, 0])) for w, mu, c in zip(m.weights, m.means, m.covariances))
+
+    def integrand(x, c):
+        px = sum(p * dens(x, m) for p, m in zip(prior, mixes))
+        pc = dens(x, mixes[c])
+        return pc * np.log(pc / px) if pc > 0 else 0.0
+
+    truth = sum(p * quad(integrand, -15, 15, args=(c,), limit=200)[0] for c, p in enumerate(prior))
+    est, se = mc_categorical_mi(mixes, prior, MCDraws(11, 400_000, 1))
+    assert abs(est - truth) < 4 * se
+
+
+def test_mc_draws_bounded_and_reproducible():
+    small = MCDraws(5, 1000, 2)
+    big = MCDraws(5, 10_000_000, 2)  # too big to cache: regenerated chunk by chunk
+    assert small._cache is not None and big._cache is None
+    first = next(iter(big))
+    again = next(iter(big))
+    assert first[0].shape[0] <= 1 << 16
+    assert np.array_equal(first[0], again[0]) and np.array_equal(first[1], again[1])
+
+
+def test_mixture_marginal_and_affine(rng):
+    mix = initial_mixture(_data(rng, 500, 3), 2, "kmeans", rng, 0.0)
+    marg = mix.marginal([2, 0])
+    assert_allclose(marg.means, mix.means[:, [2, 0]])
+    assert_allclose(marg.covariances[:, 0, 1], mix.covariances[:, 2, 0])
+    aff = mix.affine(np.array([1.0, 2.0, 3.0]), np.array([2.0, 1.0, 0.5]))
+    assert_allclose(aff.means, 1 * np.array([1.0, 2.0, 3.0]) + mix.means * [2.0, 1.0, 0.5])
+    assert_allclose(aff.covariances[:, 0, 2], mix.covariances[:, 0, 2] * 2.0 * 0.5)
