@@ -200,8 +200,8 @@ class GMMMI:
         with thread_map(n_jobs) as pmap:
             if self.y_type == "categorical":
                 self._codes = codes
-                fits = [self._select(self._data[codes == c], (c,), pmap, name=f"class {classes[c]!r}")
-                        for c in range(len(classes))]
+                fits = [self._select(self._data[codes == c], (c,), pmap, name=f"class {label!r}")
+                        for c, label in enumerate(classes.tolist())]
                 self._warm = [f[0] for f in fits]
                 self.cv_ = {str(cl): f[1] for cl, f in zip(classes.tolist(), fits)}
                 self._final = [self._refit(self._data[codes == c], w) for c, w in enumerate(self._warm)]
