@@ -232,10 +232,12 @@ def _ksg_value(x, y, k, variant, n_threads):
 def _mixed_counts(x, y, k, n_threads=1):
     """Gao et al. (2017) quantities: ``(rho, ktilde, nx, ny)``.
 
-    ``rho`` is the k-th neighbour distance in the joint space; ``ktilde`` is
-    k, or the number of other points at joint distance 0 where rho == 0;
-    ``nx``/``ny`` count the other points within distance <= rho in each
-    marginal.
+    ``rho`` is the k-th neighbour distance in the joint space. Where
+    rho > 0, ``ktilde`` is k and ``nx``/``ny`` count the points strictly
+    closer than rho in each marginal; where rho == 0 (the point is repeated
+    at least k times), ``ktilde`` counts the copies of the point in the
+    joint space and ``nx``/``ny`` its copies in each marginal. Every count
+    includes the point itself.
     """
     xy = np.hstack([x, y])
     tree = _ksg_cy.KDTree(xy, _LEAFSIZE, n_threads)
@@ -243,15 +245,16 @@ def _mixed_counts(x, y, k, n_threads=1):
     ktilde = np.full(rho.shape[0], k, dtype=np.intp)
     zero = rho == 0.0
     if zero.any():
-        ties = tree.count(np.where(zero, 0.0, -1.0), n_threads) - 1
-        ktilde[zero] = ties[zero]
-    return rho, ktilde, _count_within(x, rho, n_threads) - 1, _count_within(y, rho, n_threads) - 1
+        copies = tree.count(np.where(zero, 0.0, -1.0), n_threads)
+        ktilde[zero] = copies[zero]
+    r = _strict(rho)
+    return rho, ktilde, _count_within(x, r, n_threads), _count_within(y, r, n_threads)
 
 
 def _mixed_value(x, y, k, n_threads):
     _, ktilde, nx, ny = _mixed_counts(x, y, k, n_threads)
     n = x.shape[0]
-    return _mean_digamma(ktilde) + math.log(n) - _mean_log(nx + 1) - _mean_log(ny + 1)
+    return _mean_digamma(ktilde) + math.log(n) - _mean_digamma(nx) - _mean_digamma(ny)
 
 
 def _ross_counts(x, codes, k, n_threads=1):
@@ -467,10 +470,18 @@ def mixed_mutual_info(x, y, *, k=3, standardize=True, n_bootstrap=0, subsample=N
     Notes
     -----
     For each point, rho_i is the max-norm distance to its k-th nearest
-    neighbour in the joint space. If rho_i > 0, k~_i = k; if rho_i = 0,
-    k~_i is the number of other points equal to it. n_x,i and n_y,i count
-    the other points within distance <= rho_i in each marginal, and
-    ``I = < psi(k~) + log n - log(n_x + 1) - log(n_y + 1) >``.
+    neighbour in the joint space. If rho_i > 0, k~_i = k and n_x,i, n_y,i
+    count the points strictly closer than rho_i in each marginal; if
+    rho_i = 0 (a point repeated at least k + 1 times), k~_i, n_x,i and n_y,i
+    count the copies of the point in the joint space and in each marginal.
+    All counts include the point itself, and
+    ``I = < psi(k~) + log n - psi(n_x) - psi(n_y) >``.
+
+    This is the form of the authors' reference implementation (digamma of
+    the marginal counts); the paper's display writes ``log(n_x + 1)``,
+    which carries an O(1/k) bias in continuous regions. On continuous data
+    the estimate equals KSG algorithm 1 up to ``log n - psi(n)`` (< 1/n);
+    on purely discrete data it is a digamma-smoothed plug-in estimate.
 
 {resampling}
 

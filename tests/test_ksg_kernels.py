@@ -1,0 +1,248 @@
+"""The KSG kernels against brute-force O(n^2) references: every radius and
+every count must be equal, not close."""
+import numpy as np
+import pytest
+
+from fastmi import _ksg
+from fastmi._ksg_cy import KDTree, count_sorted
+
+
+# ----------------------------------------------------------------- references
+def cheb(a):
+    """All pairwise max-norm distances, computed pair by pair as the kernels do."""
+    return np.max(np.abs(a[:, None, :] - a[None, :, :]), axis=2)
+
+
+def kth_others(d, k):
+    """k-th smallest entry of each row, the diagonal (self) excluded."""
+    d = d.copy()
+    np.fill_diagonal(d, np.inf)
+    return np.sort(d, axis=1)[:, k - 1]
+
+
+def strictly_within(d, eps):
+    """Other points strictly closer than eps; all tied points when eps == 0."""
+    inside = (d < eps[:, None]) | ((eps[:, None] == 0) & (d == 0))
+    np.fill_diagonal(inside, False)
+    return inside.sum(axis=1)
+
+
+def within(d, r):
+    inside = d <= r[:, None]
+    np.fill_diagonal(inside, False)
+    return inside.sum(axis=1)
+
+
+def ref_ksg(x, y, k, variant):
+    dxy, dx, dy = cheb(np.hstack([x, y])), cheb(x), cheb(y)
+    if variant == 1:
+        eps = kth_others(dxy, k)
+        return eps, strictly_within(dx, eps), strictly_within(dy, eps)
+    n = x.shape[0]
+    ext = np.empty((n, 2))
+    for i in range(n):
+        others = np.delete(np.arange(n), i)
+        # neighbour set: k smallest by (distance, row index)
+        nb = others[np.lexsort((others, dxy[i, others]))[:k]]
+        ext[i] = dx[i, nb].max(), dy[i, nb].max()
+    return ext, within(dx, ext[:, 0]), within(dy, ext[:, 1])
+
+
+def ref_mixed(x, y, k):
+    """Counts include the point itself: strictly inside rho, or the copies
+    of the point when rho == 0."""
+    dxy = cheb(np.hstack([x, y]))
+    rho = kth_others(dxy, k)
+    ktilde = np.where(rho == 0, (dxy == 0).sum(axis=1), k)
+    return rho, ktilde, strictly_within(cheb(x), rho) + 1, strictly_within(cheb(y), rho) + 1
+
+
+def ref_ross(x, codes, k):
+    n = x.shape[0]
+    d = cheb(x)
+    radius = np.empty(n)
+    k_used = np.empty(n, dtype=int)
+    for c in np.unique(codes):
+        idx = np.flatnonzero(codes == c)
+        kc = min(k, idx.size - 1)
+        radius[idx] = kth_others(d[np.ix_(idx, idx)], kc)
+        k_used[idx] = kc
+    # all classes, the point itself included
+    m = ((d < radius[:, None]) | ((radius[:, None] == 0) & (d == 0))).sum(axis=1)
+    return radius, k_used, m
+
+
+def ref_cmi(x, y, z, k):
+    eps = kth_others(cheb(np.hstack([x, y, z])), k)
+    return (eps, strictly_within(cheb(np.hstack([x, z])), eps),
+            strictly_within(cheb(np.hstack([y, z])), eps), strictly_within(cheb(z), eps))
+
+
+# ----------------------------------------------------------------- data
+def make(rng, n, d, ties):
+    a = rng.standard_normal((n, d))
+    if ties:
+        # coarse values (many equal coordinates) and some duplicated rows
+        a = np.round(a * 2) / 2
+        dup = rng.choice(n, n // 5, replace=False)
+        a[dup] = a[rng.choice(n, n // 5)]
+    return a
+
+
+DIMS = [(1, 1), (2, 1), (1, 3), (3, 2)]
+
+
+@pytest.fixture
+def rng():
+    return np.random.default_rng(20240611)
+
+
+# ----------------------------------------------------------------- KDTree
+@pytest.mark.parametrize("d", [1, 2, 3, 6])
+@pytest.mark.parametrize("leafsize", [2, 3, 8])
+@pytest.mark.parametrize("ties", [False, True])
+def test_tree_knn_and_count_match_brute_force(rng, d, leafsize, ties):
+    n = 157
+    a = make(rng, n, d, ties)
+    tree = KDTree(a, leafsize, 2)
+    dist = cheb(a)
+    for k in (1, 3, 10):
+        eps, _ = tree.knn(k, n_threads=2)
+        np.testing.assert_array_equal(eps, kth_others(dist, k))
+    # radii equal to actual pairwise distances probe the <= boundary exactly
+    radius = dist[np.arange(n), rng.integers(0, n, n)]
+    radius[::7] = np.nextafter(radius[::7], 0)
+    radius[::11] = 0.0
+    radius[::13] = -1.0
+    expected = (dist <= radius[:, None]).sum(axis=1)
+    np.testing.assert_array_equal(tree.count(radius, 2), expected)
+    np.testing.assert_array_equal(tree.count(radius, 1), expected)
+
+
+def test_tree_knn_extents_tiebreak_by_row(rng):
+    a = np.round(rng.standard_normal((120, 3)), 0)   # heavy ties in the joint distance
+    tree = KDTree(a, 2, 2)
+    for k in (1, 3, 10):
+        _, ext = tree.knn(k, groups=[0, 1, 3], tiebreak=True, n_threads=2)
+        ref, _, _ = ref_ksg(a[:, :1], a[:, 1:], k, 2)
+        np.testing.assert_array_equal(ext, ref)
+
+
+def test_tree_indices_are_a_permutation(rng):
+    a = rng.standard_normal((100, 2))
+    tree = KDTree(a, 4, 1)
+    np.testing.assert_array_equal(np.sort(tree.indices), np.arange(100))
+    assert tree.levels >= 1 and tree.n == 100 and tree.dim == 2
+
+
+def test_tree_degenerate_inputs():
+    # all points equal: the median selection and the search must still terminate
+    a = np.zeros((50, 2))
+    tree = KDTree(a, 2, 2)
+    eps, _ = tree.knn(3, n_threads=2)
+    assert (eps == 0).all()
+    np.testing.assert_array_equal(tree.count(np.zeros(50), 2), np.full(50, 50))
+    # sorted and reverse-sorted inputs (selection worst cases for naive pivots)
+    s = np.arange(300, dtype=float)[:, None]
+    for b in (s, s[::-1].copy(), np.concatenate([s[::2], s[1::2]])):
+        eps, _ = KDTree(b, 2, 1).knn(2, n_threads=1)
+        np.testing.assert_array_equal(eps, kth_others(cheb(b), 2))
+
+
+def test_tree_rejects_bad_arguments():
+    a = np.random.default_rng(0).standard_normal((10, 2))
+    tree = KDTree(a, 4, 1)
+    with pytest.raises(ValueError, match="k must"):
+        tree.knn(10)
+    with pytest.raises(ValueError, match="k must"):
+        tree.knn(0)
+    with pytest.raises(ValueError, match="radius"):
+        tree.count(np.zeros(3))
+    with pytest.raises(ValueError, match="groups"):
+        tree.knn(2, groups=[0, 3])
+    with pytest.raises(ValueError, match="leafsize"):
+        KDTree(a, 1, 1)
+
+
+# ----------------------------------------------------------------- 1-D counts
+@pytest.mark.parametrize("ties", [False, True])
+def test_count_sorted_matches_brute_force(rng, ties):
+    n = 400
+    x = make(rng, n, 1, ties)[:, 0] * 1e3 + 1e6   # offset: rounding in x_i - x_j matters
+    order = np.argsort(x, kind="stable")
+    dist = np.abs(x[:, None] - x[None, :])
+    radius = dist[np.arange(n), rng.integers(0, n, n)]
+    radius[::5] = np.nextafter(radius[::5], np.inf)
+    radius[::7] = np.nextafter(radius[::7], 0)
+    radius[::9] = 0.0
+    radius[::17] = -0.5
+    radius[3] = np.inf
+    expected = (dist <= radius[:, None]).sum(axis=1)
+    for threads in (1, 2):
+        got = count_sorted(np.ascontiguousarray(x[order]), order, radius, threads)
+        np.testing.assert_array_equal(got, expected)
+
+
+# ----------------------------------------------------------------- estimator counts
+@pytest.mark.parametrize("dims", DIMS)
+@pytest.mark.parametrize("k", [1, 3, 10])
+@pytest.mark.parametrize("ties", [False, True])
+@pytest.mark.parametrize("variant", [1, 2])
+def test_ksg_counts(rng, dims, k, ties, variant):
+    n = 150
+    x, y = make(rng, n, dims[0], ties), make(rng, n, dims[1], ties)
+    y[:, 0] += x[:, 0]
+    got = _ksg._ksg_counts(x, y, k, variant, n_threads=2)
+    for g, r in zip(got, ref_ksg(x, y, k, variant)):
+        np.testing.assert_array_equal(g, r)
+
+
+@pytest.mark.parametrize("dims", DIMS)
+@pytest.mark.parametrize("k", [1, 3, 10])
+@pytest.mark.parametrize("ties", [False, True])
+def test_mixed_counts(rng, dims, k, ties):
+    n = 150
+    x, y = make(rng, n, dims[0], ties), make(rng, n, dims[1], ties)
+    if ties:   # a genuinely discrete column
+        x[:, 0] = rng.integers(0, 4, n)
+    got = _ksg._mixed_counts(x, y, k, n_threads=2)
+    for g, r in zip(got, ref_mixed(x, y, k)):
+        np.testing.assert_array_equal(g, r)
+
+
+@pytest.mark.parametrize("d", [1, 2])
+@pytest.mark.parametrize("k", [1, 3, 10])
+@pytest.mark.parametrize("ties", [False, True])
+def test_ross_counts(rng, d, k, ties):
+    n = 160
+    x = make(rng, n, d, ties)
+    codes = rng.choice(4, n, p=[0.5, 0.3, 0.15, 0.05])
+    codes[:2] = 3   # every class has at least two members
+    codes[2:12] = 2
+    got = _ksg._ross_counts(x, codes, k, n_threads=2)
+    for g, r in zip(got, ref_ross(x, codes, k)):
+        np.testing.assert_array_equal(g, r)
+
+
+@pytest.mark.parametrize("dims", [(1, 1, 1), (1, 2, 1), (2, 1, 2)])
+@pytest.mark.parametrize("k", [1, 3, 10])
+@pytest.mark.parametrize("ties", [False, True])
+def test_cmi_counts(rng, dims, k, ties):
+    n = 150
+    z = make(rng, n, dims[2], ties)
+    x = make(rng, n, dims[0], ties)
+    y = make(rng, n, dims[1], ties)
+    x[:, 0] += z[:, 0]
+    y[:, 0] += z[:, 0]
+    got = _ksg._cmi_counts(x, y, z, k, n_threads=2)
+    for g, r in zip(got, ref_cmi(x, y, z, k)):
+        np.testing.assert_array_equal(g, r)
+
+
+def test_counts_do_not_depend_on_threads(rng):
+    x = rng.standard_normal((3000, 2))
+    y = x[:, :1] + rng.standard_normal((3000, 1))
+    one = _ksg._ksg_counts(x, y, 3, 2, n_threads=1)
+    many = _ksg._ksg_counts(x, y, 3, 2, n_threads=4)
+    for a, b in zip(one, many):
+        np.testing.assert_array_equal(a, b)
