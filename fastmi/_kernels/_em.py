@@ -51,37 +51,120 @@ def _block_log_prob(Xt, rows, i0, m, log_w, means, prec_chol, log_det, k0, K, lp
             lp[k, i] = c - 0.5 * acc[i]
 
 
-@numba.njit(nogil=True, cache=NUMBA_CACHE)
-def _block_logsumexp(lp, K, m, lse, vmax):
-    """lse[i] = log sum_k exp(lp[k, i]); lp[:K, :m] <- exp(lp - max_k lp) (0 where all are -inf).
+# exp on a block, written so that LLVM vectorises it (libm's exp is a scalar call)
+_LOG2E = 1.4426950408889634
+_LN2_HI = 6.93147180369123816490e-01  # trailing zero bits: n * _LN2_HI is exact
+_LN2_LO = 1.90821492927058770002e-10
+_SHIFTER = 6755399441055744.0  # 1.5 * 2**52: x + _SHIFTER rounds x to an integer held in the low bits
+_SHIFTER_BITS = 0x4338000000000000
+_EXP_FLOOR = -708.0  # exp(-708) ~ 3e-308 is still a normal number
 
-    The maximal entry is exp(0) = 1 exactly, so it costs no exp, and one component no log.
+
+@numba.njit(nogil=True, cache=NUMBA_CACHE, inline="always")
+def _exp_nonpositive(v, m, work):
+    """v[:m] <- exp(v[:m]) for v <= 0, to about 1 ulp; values below -708 (and NaN) give exp(-708).
+
+    exp(x) = 2^n exp(r), n = round(x / ln 2), |r| <= ln(2) / 2, with a degree-13 Taylor
+    polynomial for exp(r) (truncation below 1e-17) and 2^n built from its exponent bits.
+    ``work`` is a (2, BLOCK) float64 scratch array.
     """
-    if K == 1:
-        for i in range(m):
-            lse[i] = lp[0, i]
-            vmax[i] = lp[0, i]
-            lp[0, i] = 1.0 if lp[0, i] != -np.inf else 0.0
-        return
+    tbuf = work[0]
+    sbuf = work[1]
+    tbits = tbuf.view(np.int64)
+    sbits = sbuf.view(np.int64)
+    for i in range(m):
+        x = v[i]
+        x = x if x > _EXP_FLOOR else _EXP_FLOOR
+        t = x * _LOG2E + _SHIFTER
+        tbuf[i] = t
+        n = t - _SHIFTER
+        r = (x - n * _LN2_HI) - n * _LN2_LO
+        p = 1.0 / 6227020800.0
+        p = p * r + 1.0 / 479001600.0
+        p = p * r + 1.0 / 39916800.0
+        p = p * r + 1.0 / 3628800.0
+        p = p * r + 1.0 / 362880.0
+        p = p * r + 1.0 / 40320.0
+        p = p * r + 1.0 / 5040.0
+        p = p * r + 1.0 / 720.0
+        p = p * r + 1.0 / 120.0
+        p = p * r + 1.0 / 24.0
+        p = p * r + 1.0 / 6.0
+        p = p * r + 0.5
+        p = p * r + 1.0
+        p = p * r + 1.0
+        v[i] = p
+    for i in range(m):
+        sbits[i] = (tbits[i] - _SHIFTER_BITS + 1023) << 52
+    for i in range(m):
+        v[i] *= sbuf[i]
+
+
+@numba.njit(nogil=True, cache=NUMBA_CACHE)
+def _block_logsumexp(lp, K, m, lse, vmax, ssum, work):
+    """lse[i] = log sum_k exp(lp[k, i]); lp[:K, :m] <- exp(lp - vmax), ssum[i] = sum_k of those.
+
+    vmax[i] = max_k lp[k, i]; where every entry of a column is -inf, the column becomes 0
+    and lse is -inf. A single component costs no exp or log.
+    """
     for i in range(m):
         vmax[i] = lp[0, i]
     for k in range(1, K):
         for i in range(m):
             if lp[k, i] > vmax[i]:
                 vmax[i] = lp[k, i]
-    for i in range(m):
-        lse[i] = 0.0
-    for k in range(K):
+    if K == 1:
         for i in range(m):
-            v = lp[k, i]
-            if v == vmax[i]:
-                e = 1.0 if v != -np.inf else 0.0
-            else:
-                e = math.exp(v - vmax[i])
-            lp[k, i] = e
-            lse[i] += e
+            lse[i] = lp[0, i]
+            ssum[i] = 1.0
+            lp[0, i] = 1.0
+    else:
+        for i in range(m):
+            ssum[i] = 0.0
+        for k in range(K):
+            row = lp[k]
+            for i in range(m):
+                row[i] -= vmax[i]
+            _exp_nonpositive(row, m, work)
+            for i in range(m):
+                ssum[i] += row[i]
+        for i in range(m):
+            lse[i] = vmax[i] + math.log(ssum[i])
     for i in range(m):
-        lse[i] = vmax[i] + math.log(lse[i]) if vmax[i] != -np.inf else -np.inf
+        if vmax[i] == -np.inf:
+            for k in range(K):
+                lp[k, i] = 0.0
+            lse[i] = -np.inf
+
+
+@numba.njit(nogil=True, cache=NUMBA_CACHE, inline="always")
+def _dot(a, b, m):
+    """sum(a[:m] * b[:m]) with four partial sums: one chain would wait on every addition."""
+    t0 = t1 = t2 = t3 = 0.0
+    m4 = m - m % 4
+    for i in range(0, m4, 4):
+        t0 += a[i] * b[i]
+        t1 += a[i + 1] * b[i + 1]
+        t2 += a[i + 2] * b[i + 2]
+        t3 += a[i + 3] * b[i + 3]
+    for i in range(m4, m):
+        t0 += a[i] * b[i]
+    return (t0 + t1) + (t2 + t3)
+
+
+@numba.njit(nogil=True, cache=NUMBA_CACHE, inline="always")
+def _sum(a, m):
+    """sum(a[:m]) with four partial sums."""
+    t0 = t1 = t2 = t3 = 0.0
+    m4 = m - m % 4
+    for i in range(0, m4, 4):
+        t0 += a[i]
+        t1 += a[i + 1]
+        t2 += a[i + 2]
+        t3 += a[i + 3]
+    for i in range(m4, m):
+        t0 += a[i]
+    return (t0 + t1) + (t2 + t3)
 
 
 @numba.njit(nogil=True, cache=NUMBA_CACHE)
@@ -104,38 +187,32 @@ def _e_step(Xt, log_w, means, prec_chol, log_det, center, nk, s1, s2):
     ya = np.empty(BLOCK)
     lse = np.empty(BLOCK)
     vmax = np.empty(BLOCK)
+    work = np.empty((2, BLOCK))
     xc = np.empty((d, BLOCK))
     total = 0.0
     for i0 in range(0, n, BLOCK):
         m = min(BLOCK, n - i0)
         _block_log_prob(Xt, rows, i0, m, log_w, means, prec_chol, log_det, 0, K, lp, acc, ya)
-        _block_logsumexp(lp, K, m, lse, vmax)
+        _block_logsumexp(lp, K, m, lse, vmax, acc, work)
         for i in range(m):
             total += lse[i]
-            acc[i] = math.exp(vmax[i] - lse[i])  # 1 / sum of the shifted exponentials
+            acc[i] = 1.0 / acc[i]  # responsibilities are the shifted exponentials over their sum
         for k in range(K):
             r = lp[k]
-            t = 0.0
             for i in range(m):
                 r[i] *= acc[i]
-                t += r[i]
-            nk[k] += t
+            nk[k] += _sum(r, m)
             for a in range(d):
                 ck = center[k, a]
                 xa = Xt[a]
-                t = 0.0
                 for i in range(m):
                     xc[a, i] = xa[i0 + i] - ck
-                    t += r[i] * xc[a, i]
-                s1[k, a] += t
+                s1[k, a] += _dot(r, xc[a], m)
             for a in range(d):
                 for i in range(m):
                     ya[i] = r[i] * xc[a, i]
                 for b in range(a + 1):
-                    t = 0.0
-                    for i in range(m):
-                        t += ya[i] * xc[b, i]
-                    s2[k, a, b] += t
+                    s2[k, a, b] += _dot(ya, xc[b], m)
     return total
 
 
@@ -218,11 +295,12 @@ def _mean_log_likelihood(X, weights, means, covariances):
     ya = np.empty(BLOCK)
     lse = np.empty(BLOCK)
     vmax = np.empty(BLOCK)
+    work = np.empty((2, BLOCK))
     total = 0.0
     for i0 in range(0, n, BLOCK):
         m = min(BLOCK, n - i0)
         _block_log_prob(Xt, rows, i0, m, log_w, means, prec_chol, log_det, 0, K, lp, acc, ya)
-        _block_logsumexp(lp, K, m, lse, vmax)
+        _block_logsumexp(lp, K, m, lse, vmax, acc, work)
         for i in range(m):
             total += lse[i]
     return total / n

@@ -58,6 +58,8 @@ def _mc_log_ratio_moments(z, u, cum_weights, means, chol, term_cols, term_dims, 
     lse = np.empty(BLOCK)
     vmax = np.empty(BLOCK)
     f = np.empty(BLOCK)
+    ssum = np.empty(BLOCK)
+    work = np.empty((2, BLOCK))
     total = 0.0
     total_sq = 0.0
     for i0 in range(0, n, BLOCK):
@@ -67,7 +69,7 @@ def _mc_log_ratio_moments(z, u, cum_weights, means, chol, term_cols, term_dims, 
         for t in range(T):
             _block_log_prob(pts, term_cols[t, :term_dims[t]], 0, m, term_log_w, term_means, term_prec_chol,
                             term_log_det, t * K, K, lp, acc, ya)
-            _block_logsumexp(lp, K, m, lse, vmax)
+            _block_logsumexp(lp, K, m, lse, vmax, ssum, work)
             c = term_coef[t]
             for i in range(m):
                 f[i] += c * lse[i]
@@ -99,6 +101,8 @@ def _mc_categorical_moments(z, u, cum_weights, means, chol, prec_chol, log_det, 
     lse_x = np.empty(BLOCK)
     lse_c = np.empty(BLOCK)
     vmax = np.empty(BLOCK)
+    ssum = np.empty(BLOCK)
+    work = np.empty((2, BLOCK))
     total = 0.0
     total_sq = 0.0
     for i0 in range(0, n, BLOCK):
@@ -109,8 +113,8 @@ def _mc_categorical_moments(z, u, cum_weights, means, chol, prec_chol, log_det, 
             shift = log_w_within[j] - log_w_joint[j]
             for i in range(m):
                 lc[j, i] = lp[j, i] + shift if comp_class[comp[i]] == comp_class[j] else -np.inf
-        _block_logsumexp(lp, J, m, lse_x, vmax)
-        _block_logsumexp(lc, J, m, lse_c, vmax)
+        _block_logsumexp(lp, J, m, lse_x, vmax, ssum, work)
+        _block_logsumexp(lc, J, m, lse_c, vmax, ssum, work)
         for i in range(m):
             f = lse_c[i] - lse_x[i]
             total += f
