@@ -8,8 +8,8 @@ import warnings
 import numpy as np
 
 from ._config import resolve_n_jobs
-from ._gmm import (INITS, EMSettings, MCDraws, Mixture, child_seed, fit_em, initial_mixture, mc_categorical_mi,
-                   mc_log_ratio, mi_terms, select_n_components, thread_map)
+from ._gmm import (INITS, EMSettings, MCDraws, Mixture, bootstrap_categorical, bootstrap_continuous, child_seed,
+                   fit_em, mc_categorical_mi, mc_log_ratio, mi_terms, select_n_components, stack, thread_map)
 from ._result import MIResult
 from ._validation import (check_array, check_choice, check_float, check_int, check_labels, check_rng,
                           check_same_length)
@@ -213,7 +213,7 @@ class GMMMI:
                 self.n_components_ = self._warm.n_components
         self._set_public_params()
         self._emit_warnings()
-        self.bootstrap_mixtures_ = None
+        self.bootstrap_params_ = None
         return self
 
     def _select(self, X, key, pmap, name):
@@ -295,32 +295,18 @@ class GMMMI:
     def _draws(self, key):
         return MCDraws(child_seed(self._root, key), self.mc_samples, len(self.loc_))
 
-    def _functional(self, mixture, draws, prior=None):
-        """MI (or CMI) in nats of one fitted model, by MC."""
+    def _point_estimate(self):
+        """MI (or CMI) in nats of the full-data fit, and its MC standard error."""
+        draws = self._draws(3)
         if self.y_type == "categorical":
-            return mc_categorical_mi(mixture, prior, draws)
-        return mc_log_ratio(mixture, mi_terms(mixture, self._groups()), draws)
-
-    def _bootstrap_one(self, b, draws):
-        rng = np.random.default_rng(child_seed(self._root, 2, b))
-        n = self._data.shape[0]
-        idx = rng.integers(0, n, size=n)
-        Xb = np.ascontiguousarray(self._data[idx])
-        if self.y_type == "categorical":
-            codes = self._codes[idx]
-            fits = [fit_em(np.ascontiguousarray(Xb[codes == c]), w, self.tol, self.reg_covar, self.max_iter)
-                    if np.count_nonzero(codes == c) > self._data.shape[1] else (w, None)
-                    for c, w in enumerate(self._warm)]
-            infos = [f[1] for f in fits]
-            if any(i is None or not i.ok for i in infos):
-                return None, infos
-            prior = np.bincount(codes, minlength=len(self._warm)) / n
-            mixes = [f[0] for f in fits]
-            return (mixes, prior, self._functional(mixes, draws, prior)), infos
-        m, info = fit_em(Xb, self._warm, self.tol, self.reg_covar, self.max_iter)
-        if not info.ok:
-            return None, [info]
-        return (m, None, self._functional(m, draws)), [info]
+            comp_class = np.concatenate([np.full(m.n_components, c) for c, m in enumerate(self._final)])
+            w = np.concatenate([m.weights for m in self._final])[None]
+            means = np.concatenate([m.means for m in self._final])[None]
+            covs = np.concatenate([m.covariances for m in self._final])[None]
+            v, se = mc_categorical_mi(w, self.class_prior_[None], means, covs, comp_class, draws)
+        else:
+            v, se = mc_log_ratio(*stack([self._final]), mi_terms(self._groups()), draws)
+        return float(v[0]), float(se[0])
 
     def estimate(self):
         """Bootstrap the fit and integrate the MI of every replicate.
@@ -344,37 +330,41 @@ class GMMMI:
         if hasattr(self, "_data"):
             diag["n_samples"] = int(self._data.shape[0])
         if B == 0:
-            prior = self.class_prior_ if self.y_type == "categorical" else None
-            value, se = self._functional(self._final, self._draws(3), prior)
-            self.bootstrap_mixtures_ = []
+            value, se = self._point_estimate()
+            self.bootstrap_params_ = None
             diag["mc_stderr"] = [se]
             return self._result([], value, diag)
+
+        def seed_of(b):
+            return child_seed(self._root, 2, b)
+
         draws = self._draws(3)
         with thread_map(n_jobs) as pmap:
-            out = pmap(lambda b: self._bootstrap_one(b, draws), range(B))
-        kept = [o for o, _ in out if o is not None]
-        infos = [i for _, infos in out for i in infos if i is not None]
-        failed = B - len(kept)
-        n_iter = [i.n_iter for i in infos]
+            if self.y_type == "categorical":
+                out = bootstrap_categorical(self._data, self._codes, self._warm, B, seed_of, self._em(), draws, pmap)
+            else:
+                out = bootstrap_continuous(self._data, self._warm, self._groups(), B, seed_of, self._em(), draws,
+                                           pmap)
+        failed = int(B - out.ok.sum())
         diag["bootstrap"] = {
-            "n_iter": n_iter,
-            "converged": [i.converged for i in infos],
-            "suspicious": [it <= 2 for it in n_iter],
+            "n_iter": out.n_iter.tolist(),
+            "converged": out.converged.tolist(),
+            "suspicious": (out.n_iter <= 2).tolist(),
             "failed": failed,
         }
-        diag["mc_stderr"] = [o[2][1] for o in kept]
-        if not kept:
+        diag["mc_stderr"] = out.stderr[out.ok].tolist()
+        if failed == B:
             raise RuntimeError(f"all {B} bootstrap fits failed (singular covariances)")
         if failed:
             self._warnings.append((RuntimeWarning, f"{failed} of {B} bootstrap fits failed (singular covariances) "
                                                    "and were left out; see diagnostics['bootstrap']"))
-        n_unconv = sum(not i.converged for i in infos if i.ok)
+        n_unconv = int((~out.converged[out.ok]).sum())
         if n_unconv:
             self._warnings.append((ConvergenceWarning, f"{n_unconv} bootstrap EM fit(s) did not converge in "
                                                        f"max_iter={self.max_iter} iterations"))
         self._emit_warnings()
-        self.bootstrap_mixtures_ = [(o[0], o[1]) for o in kept]
-        return self._result([o[2][0] for o in kept], None, diag)
+        self.bootstrap_params_ = tuple(a[out.ok] if a.ndim and a.shape[0] == B else a for a in out.params)
+        return self._result(out.values[out.ok], None, diag)
 
     def _result(self, values, point, diag):
         method = "gmm-cmi" if "z" in self.dims_ else ("gmm-categorical" if self.y_type == "categorical" else "gmm")
@@ -387,17 +377,16 @@ class GMMMI:
 
     # ------------------------------------------------------------------ other functionals
     def _models_in_units(self):
-        """Fitted joint mixtures in the input's units: the bootstrap ones if any, else the full-data fit."""
+        """Stacked joint mixtures in the input's units: the bootstrap fits if any, else the full-data fit."""
         self._check_fitted()
         if self.y_type == "categorical":
             raise ValueError("entropy and KL are defined for continuous x and y only")
-        models = [m for m, _ in (self.bootstrap_mixtures_ or [])] or [self._final]
-        return [m.affine(self.loc_, self.scale_) for m in models]
+        W, M, C = self.bootstrap_params_ if getattr(self, "bootstrap_params_", None) else stack([self._final])
+        s = self.scale_
+        return W, self.loc_ + M * s, C * s[None, None, :, None] * s[None, None, None, :]
 
-    def _mc_over_models(self, terms_of, key):
-        models = self._models_in_units()
-        draws = self._draws(key)
-        values = [mc_log_ratio(m, terms_of(m), draws)[0] for m in models]
+    def _mc_over_models(self, terms, key):
+        values, _ = mc_log_ratio(*self._models_in_units(), terms, self._draws(key))
         if len(values) == 1:
             return MIResult.from_replicates([], point=values[0], unit=self.unit, method="gmm")
         return MIResult.from_replicates(values, unit=self.unit, method="gmm")
@@ -414,8 +403,7 @@ class GMMMI:
             ``{'x': MIResult, 'y': MIResult}`` (and 'z' when conditioning), ``mi`` holding H.
         """
         groups = dict(zip(self.dims_, self._groups()))
-        return {name: self._mc_over_models(lambda m, g=g: [(-1.0, g, m.marginal(g))], 10 + i)
-                for i, (name, g) in enumerate(groups.items())}
+        return {name: self._mc_over_models([(-1.0, g, g)], 10 + i) for i, (name, g) in enumerate(groups.items())}
 
     def kl_divergence(self, direction="forward"):
         """KL divergence between the fitted marginals of x and y (requires dx == dy).
@@ -429,8 +417,7 @@ class GMMMI:
         if len(gx) != len(gy):
             raise ValueError(f"KL between marginals needs x and y of equal dimension, got {len(gx)} and {len(gy)}")
         p, q = (gx, gy) if direction == "forward" else (gy, gx)
-        return self._mc_over_models(lambda m: [(1.0, p, m.marginal(p)), (-1.0, p, m.marginal(q))],
-                                    20 if direction == "forward" else 21)
+        return self._mc_over_models([(1.0, p, p), (-1.0, p, q)], 20 if direction == "forward" else 21)
 
     # ------------------------------------------------------------------ persistence
     def save(self, path):
@@ -496,7 +483,7 @@ class GMMMI:
             est._final, est._warm = est._final[0], est._warm[0]
             est.n_components_ = est._warm.n_components
         est._set_public_params()
-        est.bootstrap_mixtures_ = None
+        est.bootstrap_params_ = None
         return est
 
 

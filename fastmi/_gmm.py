@@ -13,7 +13,7 @@ import numpy as np
 
 from ._kernels._em import EM_OK, _em_fit, _mean_log_likelihood
 from ._kernels._linalg import _precision_cholesky
-from ._kernels._mc import _mc_categorical_moments, _mc_log_ratio_moments
+from ._kernels._bootstrap import _em_fit_batch, _mc_categorical_batch, _mc_log_ratio_batch
 
 INITS = ("kmeans++", "random_resp", "kmeans", "random", "minmax")
 MC_CHUNK = 1 << 16  # samples per MC kernel call: bounds memory for any mc_samples
@@ -175,14 +175,29 @@ def child_seed(root, *key):
     return np.random.SeedSequence(root.entropy, spawn_key=tuple(root.spawn_key) + tuple(int(k) for k in key))
 
 
+class _SerialMap:
+    n_jobs = 1
+
+    def __call__(self, fn, items):
+        return [fn(it) for it in items]
+
+
+class _PoolMap:
+    def __init__(self, pool, n_jobs):
+        self.pool, self.n_jobs = pool, n_jobs
+
+    def __call__(self, fn, items):
+        return list(self.pool.map(fn, items))
+
+
 @contextmanager
 def thread_map(n_jobs):
     """Yield an ordered ``map`` running on ``n_jobs`` threads (the kernels release the GIL)."""
     if n_jobs == 1:
-        yield lambda fn, items: [fn(it) for it in items]
+        yield _SerialMap()
         return
     with ThreadPoolExecutor(max_workers=n_jobs) as pool:
-        yield lambda fn, items: list(pool.map(fn, items))
+        yield _PoolMap(pool, n_jobs)
 
 
 # --------------------------------------------------------------------------- choosing K
@@ -283,73 +298,161 @@ class MCDraws:
         return iter(self._cache) if self._cache is not None else self._generate()
 
 
-def mc_log_ratio(mix, terms, draws):
-    """E_{x ~ mix}[sum_t coef_t log p_t(x[cols_t])] by Monte Carlo over ``draws`` (MCDraws).
-
-    ``terms`` is a list of ``(coef, cols, mixture_t)``; each ``mixture_t`` has the same
-    number of components as ``mix``. Returns (estimate, standard error), in nats.
-    """
-    chol, _, _ = mix.factors()
-    K = mix.n_components
-    T = len(terms)
-    dmax = max(len(c) for _, c, _ in terms)
-    cols = np.zeros((T, dmax), dtype=np.int64)
-    dims = np.empty(T, dtype=np.int64)
-    coef = np.empty(T)
-    log_w = np.empty((T, K))
-    means = np.zeros((T, K, dmax))
-    prec = np.zeros((T, K, dmax, dmax))
-    logdet = np.empty((T, K))
-    for t, (c, tc, tm) in enumerate(terms):
-        dt = len(tc)
-        cols[t, :dt], dims[t], coef[t] = tc, dt, c
-        log_w[t] = np.log(tm.weights)
-        means[t, :, :dt] = tm.means
-        _, prec[t, :, :dt, :dt], logdet[t] = tm.factors()
-    cum_w = np.cumsum(mix.weights)
-    args = (cum_w, mix.means, chol, cols, dims, coef, log_w.reshape(-1), means.reshape(T * K, dmax),
-            prec.reshape(T * K, dmax, dmax), logdet.reshape(-1))
-    total = total_sq = 0.0
-    for z, u in draws:
-        s, s2 = _mc_log_ratio_moments(z, u, *args)
-        total += s
-        total_sq += s2
-    return _mean_and_stderr(total, total_sq, draws.n_samples)
-
-
 def _mean_and_stderr(total, total_sq, m):
     mean = total / m
-    var = max(total_sq / m - mean * mean, 0.0)
-    return mean, math.sqrt(var / m)
+    var = np.maximum(total_sq / m - mean * mean, 0.0)
+    return mean, np.sqrt(var / m)
 
 
-def mi_terms(mix, groups, kind="mi"):
-    """Terms of ``mc_log_ratio`` for MI between column groups, or CMI given a third group.
-
-    ``groups`` = (x_cols, y_cols) for MI or (x_cols, y_cols, z_cols) for I(X;Y|Z).
-    """
+def mi_terms(groups):
+    """Terms ``(coef, eval_cols, param_cols)`` of MI between two column groups, or of
+    I(X; Y | Z) when a third (conditioning) group is given."""
     if len(groups) == 2:
-        x, y = groups
-        xy = list(x) + list(y)
-        return [(1.0, xy, mix.marginal(xy)), (-1.0, list(x), mix.marginal(x)), (-1.0, list(y), mix.marginal(y))]
+        x, y = (list(g) for g in groups)
+        return [(1.0, x + y, x + y), (-1.0, x, x), (-1.0, y, y)]
     x, y, z = (list(g) for g in groups)
-    return [(1.0, z, mix.marginal(z)), (1.0, x + y + z, mix.marginal(x + y + z)),
-            (-1.0, x + z, mix.marginal(x + z)), (-1.0, y + z, mix.marginal(y + z))]
+    return [(1.0, z, z), (1.0, x + y + z, x + y + z), (-1.0, x + z, x + z), (-1.0, y + z, y + z)]
 
 
-def mc_categorical_mi(mixtures, prior, draws):
-    """I(X; C) for class-conditional mixtures ``mixtures[c]`` and class prior ``prior``, by MC."""
-    w_joint = np.concatenate([p * m.weights for p, m in zip(prior, mixtures)])
-    w_joint /= w_joint.sum()
-    stacked = Mixture(w_joint, np.concatenate([m.means for m in mixtures]),
-                      np.concatenate([m.covariances for m in mixtures]))
-    comp_class = np.concatenate([np.full(m.n_components, c, dtype=np.int64) for c, m in enumerate(mixtures)])
-    log_within = np.log(np.concatenate([m.weights for m in mixtures]))
-    chol, prec, logdet = stacked.factors()
-    args = (np.cumsum(w_joint), stacked.means, chol, prec, logdet, comp_class, np.log(w_joint), log_within)
-    total = total_sq = 0.0
+def _term_arrays(terms):
+    T = len(terms)
+    dmax = max(len(e) for _, e, _ in terms)
+    eval_cols = np.zeros((T, dmax), dtype=np.int64)
+    param_cols = np.zeros((T, dmax), dtype=np.int64)
+    dims = np.empty(T, dtype=np.int64)
+    coef = np.empty(T)
+    for t, (c, e, p) in enumerate(terms):
+        if len(e) != len(p):
+            raise ValueError("a term evaluates a marginal of another dimension")
+        eval_cols[t, : len(e)], param_cols[t, : len(p)], dims[t], coef[t] = e, p, len(e), c
+    return eval_cols, param_cols, dims, coef
+
+
+def stack(mixtures):
+    """(weights (B, K), means (B, K, d), covariances (B, K, d, d)) of equal-K mixtures."""
+    return (np.stack([m.weights for m in mixtures]), np.stack([m.means for m in mixtures]),
+            np.stack([m.covariances for m in mixtures]))
+
+
+def mc_log_ratio(weights, means, covariances, terms, draws):
+    """E_{x ~ mixture b}[sum_t coef_t log p_t(x[eval_cols_t])] for each of B stacked mixtures.
+
+    ``terms`` is a list of ``(coef, eval_cols, param_cols)``: p_t is mixture b's marginal
+    over ``param_cols``, evaluated at the columns ``eval_cols`` of the sampled point (equal
+    for MI and entropies; different for KL between marginals). Returns (estimates, standard
+    errors), arrays of shape (B,) in nats; NaN for a mixture with a non-SPD covariance.
+    """
+    cols = _term_arrays(terms)
+    total = np.zeros(weights.shape[0])
+    total_sq = np.zeros(weights.shape[0])
     for z, u in draws:
-        s, s2 = _mc_categorical_moments(z, u, *args)
-        total += s
-        total_sq += s2
+        _mc_log_ratio_batch(z, u, weights, means, covariances, *cols, total, total_sq)
     return _mean_and_stderr(total, total_sq, draws.n_samples)
+
+
+def mc_categorical_mi(weights_within, prior, means, covariances, comp_class, draws):
+    """I(X; C) for each of B stacked class-conditional mixtures (see ``_mc_categorical_batch``)."""
+    total = np.zeros(weights_within.shape[0])
+    total_sq = np.zeros(weights_within.shape[0])
+    for z, u in draws:
+        _mc_categorical_batch(z, u, weights_within, prior, means, covariances, comp_class, total, total_sq)
+    return _mean_and_stderr(total, total_sq, draws.n_samples)
+
+
+# --------------------------------------------------------------------------- bootstrap
+BOOT_BATCH = 16  # replicates whose resampling indices are held at once by one thread
+
+
+@dataclass
+class BootstrapOutput:
+    values: np.ndarray  # (B,) MI in nats, NaN where the fit failed
+    stderr: np.ndarray  # (B,) MC standard errors
+    n_iter: np.ndarray  # (B, n_fits) EM iterations (one fit per class for the categorical variant)
+    converged: np.ndarray
+    ok: np.ndarray  # (B,) every fit of the replicate succeeded
+    params: tuple  # stacked fitted parameters
+
+
+def _per_thread(B, pmap):
+    """Contiguous runs of replicates, one per thread."""
+    return [r for r in np.array_split(np.arange(B), min(getattr(pmap, "n_jobs", 1), B)) if r.size]
+
+
+def _ranges_within(r):
+    """[start, stop) sub-ranges of the run ``r``, at most BOOT_BATCH long."""
+    return [(s, min(s + BOOT_BATCH, r[-1] + 1)) for s in range(r[0], r[-1] + 1, BOOT_BATCH)]
+
+
+def bootstrap_continuous(X, warm, groups, n_boot, seed_of, em, draws, pmap):
+    """Bootstrap MI (or CMI) of the mixture model warm-started from ``warm``.
+
+    Replicate b resamples the n rows with its own generator ``seed_of(b)``, refits EM by
+    ``_em_fit_batch`` and integrates by ``_mc_log_ratio_batch`` over the common ``draws``.
+    """
+    n = X.shape[0]
+    K = warm.n_components
+    W, M, C = (np.repeat(a[None], n_boot, axis=0) for a in (warm.weights, warm.means, warm.covariances))
+    n_iter = np.zeros(n_boot, dtype=np.int64)
+    conv = np.zeros(n_boot, dtype=np.bool_)
+    lb = np.zeros(n_boot)
+    status = np.zeros(n_boot, dtype=np.int64)
+    values = np.zeros(n_boot)
+    stderr = np.zeros(n_boot)
+    terms = mi_terms(groups)
+    lengths = np.full(BOOT_BATCH, n, dtype=np.int64)
+
+    def work(rng_range):
+        for s, e in _ranges_within(rng_range):
+            idx = np.stack([np.random.default_rng(seed_of(b)).integers(0, n, size=n) for b in range(s, e)])
+            _em_fit_batch(X, idx, lengths[: e - s], W[s:e], M[s:e], C[s:e], em.tol, em.reg_covar, em.max_iter,
+                          n_iter[s:e], conv[s:e], lb[s:e], status[s:e])
+            values[s:e], stderr[s:e] = mc_log_ratio(W[s:e], M[s:e], C[s:e], terms, draws)
+
+    pmap(work, _per_thread(n_boot, pmap))
+    ok = (status == EM_OK) & np.isfinite(values)
+    return BootstrapOutput(values, stderr, n_iter[:, None], conv[:, None], ok, (W, M, C))
+
+
+def bootstrap_categorical(X, codes, warms, n_boot, seed_of, em, draws, pmap):
+    """Bootstrap I(X; C): replicate b resamples rows, refits each class's mixture warm-started,
+    and uses its own empirical class prior."""
+    n, d = X.shape
+    n_classes = len(warms)
+    comp_class = np.concatenate([np.full(w.n_components, c, dtype=np.int64) for c, w in enumerate(warms)])
+    J = comp_class.size
+    Ww = np.zeros((n_boot, J))
+    Mm = np.zeros((n_boot, J, d))
+    Cc = np.zeros((n_boot, J, d, d))
+    prior = np.zeros((n_boot, n_classes))
+    n_iter = np.zeros((n_boot, n_classes), dtype=np.int64)
+    conv = np.zeros((n_boot, n_classes), dtype=np.bool_)
+    status = np.zeros((n_boot, n_classes), dtype=np.int64)
+    values = np.zeros(n_boot)
+    stderr = np.zeros(n_boot)
+    offsets = np.concatenate([[0], np.cumsum([w.n_components for w in warms])])
+
+    def work(rng_range):
+        for s, e in _ranges_within(rng_range):
+            idx = np.stack([np.random.default_rng(seed_of(b)).integers(0, n, size=n) for b in range(s, e)])
+            cls = codes[idx]
+            for b in range(s, e):
+                prior[b] = np.bincount(cls[b - s], minlength=n_classes) / n
+            for c, warm in enumerate(warms):
+                sel = [row[cl == c] for row, cl in zip(idx, cls)]
+                lengths = np.array([len(r) for r in sel], dtype=np.int64)
+                padded = np.zeros((e - s, max(lengths.max(), 1)), dtype=np.int64)
+                for i, r in enumerate(sel):
+                    padded[i, : len(r)] = r
+                k0, k1 = offsets[c], offsets[c + 1]
+                w = np.repeat(warm.weights[None], e - s, axis=0)
+                m = np.repeat(warm.means[None], e - s, axis=0)
+                cv = np.repeat(warm.covariances[None], e - s, axis=0)
+                lb = np.zeros(e - s)
+                _em_fit_batch(X, padded, lengths, w, m, cv, em.tol, em.reg_covar, em.max_iter,
+                              n_iter[s:e, c], conv[s:e, c], lb, status[s:e, c])
+                Ww[s:e, k0:k1], Mm[s:e, k0:k1], Cc[s:e, k0:k1] = w, m, cv
+            values[s:e], stderr[s:e] = mc_categorical_mi(Ww[s:e], prior[s:e], Mm[s:e], Cc[s:e], comp_class, draws)
+
+    pmap(work, _per_thread(n_boot, pmap))
+    ok = (status == EM_OK).all(axis=1) & np.isfinite(values)
+    return BootstrapOutput(values, stderr, n_iter, conv, ok, (Ww, prior, Mm, Cc, comp_class))

@@ -182,7 +182,7 @@ def _count_within(a, radius, n_threads):
     included (radius >= 0). Sort + binary search in 1-D, kd-tree above."""
     if a.shape[1] == 1:
         col = a[:, 0]
-        order = np.argsort(col, kind="stable")
+        order = np.argsort(col)
         return _ksg_cy.count_sorted(np.ascontiguousarray(col[order]), order, radius, n_threads)
     return _ksg_cy.KDTree(a, _LEAFSIZE, n_threads).count(radius, n_threads)
 

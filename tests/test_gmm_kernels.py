@@ -3,7 +3,8 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from fastmi._gmm import MCDraws, Mixture, fit_em, initial_mixture, mc_categorical_mi, mc_log_ratio, mi_terms
+from fastmi._gmm import (EMSettings, MCDraws, Mixture, bootstrap_categorical, bootstrap_continuous, child_seed, fit_em,
+                         initial_mixture, mc_categorical_mi, mc_log_ratio, mi_terms, stack, thread_map)
 from fastmi._kernels._em import _em_fit, _mean_log_likelihood
 from fastmi._kernels._linalg import _precision_cholesky
 
@@ -91,7 +92,7 @@ def test_mc_single_gaussian_matches_closed_form(rng, dx, dy):
     cov = A @ A.T + 0.5 * np.eye(D)
     mix = Mixture(np.array([1.0]), rng.standard_normal((1, D)), cov[None])
     groups = (list(range(dx)), list(range(dx, D)))
-    est, se = mc_log_ratio(mix, mi_terms(mix, groups), MCDraws(7, 200_000, D))
+    (est,), (se,) = mc_log_ratio(*stack([mix]), mi_terms(groups), MCDraws(7, 200_000, D))
     assert se > 0
     assert abs(est - gaussian_mi(cov, dx)) < 4 * se
 
@@ -100,7 +101,7 @@ def test_mc_mixture_matches_numpy_reference(rng):
     mix = Mixture(np.array([0.5, 0.3, 0.2]), np.array([[0.0, 0.0], [2.0, 1.0], [-1.0, 2.0]]),
                   np.array([[[1.0, 0.5], [0.5, 1.0]], [[0.5, -0.2], [-0.2, 0.8]], [[1.5, 0.0], [0.0, 0.3]]]))
     draws = MCDraws(3, 50_000, 2)
-    est, se = mc_log_ratio(mix, mi_terms(mix, ([0], [1])), draws)
+    (est,), _ = mc_log_ratio(*stack([mix]), mi_terms(([0], [1])), draws)
     # the same points, evaluated by SciPy
     z, u = next(iter(draws))
     comp = np.searchsorted(np.cumsum(mix.weights), u, side="right").clip(max=2)
@@ -134,7 +135,9 @@ def test_mc_categorical_matches_quadrature():
         return pc * np.log(pc / px) if pc > 0 else 0.0
 
     truth = sum(p * quad(integrand, -15, 15, args=(c,), limit=200)[0] for c, p in enumerate(prior))
-    est, se = mc_categorical_mi(mixes, prior, MCDraws(11, 400_000, 1))
+    comp_class = np.array([0, 0, 1])
+    (est,), (se,) = mc_categorical_mi(np.array([[0.6, 0.4, 1.0]]), prior[None], np.array([[[-1.0], [0.5], [1.5]]]),
+                                      np.array([[[[0.5]], [[1.0]], [[0.7]]]]), comp_class, MCDraws(11, 400_000, 1))
     assert abs(est - truth) < 4 * se
 
 
@@ -156,3 +159,66 @@ def test_mixture_marginal_and_affine(rng):
     aff = mix.affine(np.array([1.0, 2.0, 3.0]), np.array([2.0, 1.0, 0.5]))
     assert_allclose(aff.means, 1 * np.array([1.0, 2.0, 3.0]) + mix.means * [2.0, 1.0, 0.5])
     assert_allclose(aff.covariances[:, 0, 2], mix.covariances[:, 0, 2] * 2.0 * 0.5)
+
+
+def test_mc_batch_equals_one_at_a_time(rng):
+    X = _data(rng, 2000, 3)
+    mixes = [fit_em(X, initial_mixture(X, 3, "kmeans", rng, 1e-6), 1e-5, 1e-6, 500)[0] for _ in range(4)]
+    draws = MCDraws(2, 70_000, 3)  # two chunks
+    terms = mi_terms(([0], [1, 2]))
+    batch, _ = mc_log_ratio(*stack(mixes), terms, draws)
+    single = [mc_log_ratio(*stack([m]), terms, draws)[0][0] for m in mixes]
+    assert np.array_equal(batch, single)
+    # a term evaluated under another marginal (KL): KL(p || p) = 0 exactly
+    same, _ = mc_log_ratio(*stack(mixes), [(1.0, [0], [0]), (-1.0, [0], [0])], draws)
+    assert np.all(same == 0)
+
+
+@pytest.mark.parametrize("n_jobs", [1, 2])
+def test_batched_bootstrap_equals_looped(rng, n_jobs):
+    X = _data(rng, 1500, 2)
+    warm = fit_em(X, initial_mixture(X, 3, "kmeans++", rng, 1e-15), 1e-5, 1e-15, 10_000)[0]
+    em = EMSettings(1e-5, 1e-15, 10_000)
+    root = np.random.SeedSequence(42)
+    draws = MCDraws(9, 30_000, 2)
+    B = 20  # more than one batch of 16
+
+    def seed_of(b):
+        return child_seed(root, 2, b)
+
+    with thread_map(n_jobs) as pmap:
+        out = bootstrap_continuous(X, warm, ([0], [1]), B, seed_of, em, draws, pmap)
+    assert out.ok.all()
+    for b in range(B):
+        idx = np.random.default_rng(seed_of(b)).integers(0, len(X), size=len(X))
+        m, info = fit_em(np.ascontiguousarray(X[idx]), warm, em.tol, em.reg_covar, em.max_iter)
+        assert info.n_iter == out.n_iter[b, 0] and info.converged == out.converged[b, 0]
+        assert_allclose(out.params[1][b], m.means, rtol=1e-10, atol=1e-12)
+        assert_allclose(out.params[2][b], m.covariances, rtol=1e-10, atol=1e-12)
+        (v,), _ = mc_log_ratio(*stack([m]), mi_terms(([0], [1])), draws)
+        assert_allclose(out.values[b], v, rtol=1e-10)
+
+
+def test_batched_categorical_bootstrap_equals_looped(rng):
+    n = 1200
+    codes = (rng.random(n) < 0.3).astype(np.int64)
+    X = np.ascontiguousarray(rng.standard_normal((n, 1)) + 2.0 * codes[:, None])
+    warms = [fit_em(np.ascontiguousarray(X[codes == c]), initial_mixture(X[codes == c], 2, "kmeans++", rng, 1e-15),
+                    1e-5, 1e-15, 10_000)[0] for c in (0, 1)]
+    em = EMSettings(1e-5, 1e-15, 10_000)
+    root = np.random.SeedSequence(7)
+    draws = MCDraws(3, 20_000, 1)
+
+    def seed_of(b):
+        return child_seed(root, 2, b)
+
+    with thread_map(2) as pmap:
+        out = bootstrap_categorical(X, codes, warms, 5, seed_of, em, draws, pmap)
+    for b in range(5):
+        idx = np.random.default_rng(seed_of(b)).integers(0, n, size=n)
+        fits = [fit_em(np.ascontiguousarray(X[idx][codes[idx] == c]), warms[c], 1e-5, 1e-15, 10_000)[0] for c in (0, 1)]
+        prior = np.bincount(codes[idx], minlength=2) / n
+        (v,), _ = mc_categorical_mi(np.concatenate([f.weights for f in fits])[None], prior[None],
+                                    np.concatenate([f.means for f in fits])[None],
+                                    np.concatenate([f.covariances for f in fits])[None], np.array([0, 0, 1, 1]), draws)
+        assert_allclose(out.values[b], v, rtol=1e-10)

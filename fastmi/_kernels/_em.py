@@ -248,9 +248,14 @@ def _em_fit(X, weights, means, covariances, tol, reg_covar, max_iter):
     iterations. Returns ``(n_iter, converged, lower_bound, status)``: ``lower_bound`` is the
     mean log-likelihood of the last E-step, ``status`` is EM_OK, EM_NOT_SPD or EM_NAN.
     """
-    n, d = X.shape
+    return _em_fit_t(np.ascontiguousarray(X.T), weights, means, covariances, tol, reg_covar, max_iter)
+
+
+@numba.njit(nogil=True, cache=NUMBA_CACHE)
+def _em_fit_t(Xt, weights, means, covariances, tol, reg_covar, max_iter):
+    """``_em_fit`` on feature-major data Xt of shape (d, n)."""
+    d, n = Xt.shape
     K = means.shape[0]
-    Xt = np.ascontiguousarray(X.T)
     chol = np.zeros((K, d, d))
     prec_chol = np.zeros((K, d, d))
     log_det = np.empty(K)
