@@ -7,6 +7,7 @@ import warnings
 
 import numpy as np
 
+from ._backend import BACKENDS, get_namespace
 from ._config import resolve_n_jobs
 from ._gmm import (INITS, EMSettings, MCDraws, Mixture, bootstrap_categorical, bootstrap_continuous, child_seed,
                    fit_em, mc_categorical_mi, mc_log_ratio, mi_terms, select_n_components, stack, thread_map)
@@ -66,8 +67,11 @@ class GMMMI:
     n_jobs : int or None, default=None
         Threads for the fits and the bootstrap; None uses every core. Results are
         bit-identical for any value.
-    backend : {'auto', 'numba'}, default='auto'
-        Compute backend of the EM and MC kernels.
+    backend : {'auto', 'numba', 'numpy', 'cupy'}, default='auto'
+        Where the bootstrap loop (EM refits and MC integrals) runs: 'auto' and 'numba'
+        use the compiled CPU kernels; 'cupy' runs the array-namespace implementation on a
+        GPU (component selection stays on the CPU); 'numpy' runs that same implementation
+        on the CPU, as a reference.
 
     Attributes
     ----------
@@ -152,7 +156,9 @@ class GMMMI:
         check_choice(self.init, "init", set(INITS))
         check_choice(self.unit, "unit", {"nat", "bit"})
         check_choice(self.y_type, "y_type", {"continuous", "categorical"})
-        check_choice(self.backend, "backend", {"auto", "numba"})
+        check_choice(self.backend, "backend", set(BACKENDS))
+        if self.backend == "cupy":
+            get_namespace("cupy")  # a clear ImportError now rather than after the fit
         return resolve_n_jobs(self.n_jobs)
 
     def _em(self):
@@ -308,6 +314,18 @@ class GMMMI:
             v, se = mc_log_ratio(*stack([self._final]), mi_terms(self._groups()), draws)
         return float(v[0]), float(se[0])
 
+    def _run_bootstrap(self, B, seed_of, draws, n_jobs):
+        categorical = self.y_type == "categorical"
+        data = (self._data, self._codes, self._warm) if categorical else (self._data, self._warm, self._groups())
+        if self.backend in ("numpy", "cupy"):
+            from . import _xp_gmm
+
+            fn = _xp_gmm.bootstrap_categorical if categorical else _xp_gmm.bootstrap_continuous
+            return fn(get_namespace(self.backend), *data, B, seed_of, self._em(), draws)
+        fn = bootstrap_categorical if categorical else bootstrap_continuous
+        with thread_map(n_jobs) as pmap:
+            return fn(*data, B, seed_of, self._em(), draws, pmap)
+
     def estimate(self):
         """Bootstrap the fit and integrate the MI of every replicate.
 
@@ -338,13 +356,7 @@ class GMMMI:
         def seed_of(b):
             return child_seed(self._root, 2, b)
 
-        draws = self._draws(3)
-        with thread_map(n_jobs) as pmap:
-            if self.y_type == "categorical":
-                out = bootstrap_categorical(self._data, self._codes, self._warm, B, seed_of, self._em(), draws, pmap)
-            else:
-                out = bootstrap_continuous(self._data, self._warm, self._groups(), B, seed_of, self._em(), draws,
-                                           pmap)
+        out = self._run_bootstrap(B, seed_of, self._draws(3), n_jobs)
         failed = int(B - out.ok.sum())
         diag["bootstrap"] = {
             "n_iter": out.n_iter.tolist(),

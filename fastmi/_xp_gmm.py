@@ -1,0 +1,226 @@
+"""The bootstrap loop (batched EM, log-sum-exp, Monte-Carlo MI) written once against an
+array namespace ``xp``: NumPy runs it in the tests, CuPy runs it on GPUs.
+
+Replicates are processed in lockstep as batched arrays, shape (B, n, K); each replicate's
+convergence is tracked on its own and a converged replicate's parameters stop changing.
+It follows the same arithmetic as the Numba kernels (E-step on the current parameters,
+then M-step, then the tolerance test), so both agree to rounding.
+"""
+import math
+
+LOG_2PI = math.log(2.0 * math.pi)
+
+
+def logsumexp(xp, a, axis):
+    """log(sum(exp(a), axis)) with the maximum factored out; -inf where every entry is -inf."""
+    amax = xp.max(a, axis=axis, keepdims=True)
+    amax = xp.where(xp.isfinite(amax), amax, 0.0)
+    return xp.squeeze(amax, axis=axis) + xp.log(xp.sum(xp.exp(a - amax), axis=axis))
+
+
+def precision_factors(xp, covariances):
+    """(cholesky L, P = L^-1, log|P|) for covariances of shape (..., d, d)."""
+    L = xp.linalg.cholesky(covariances)
+    eye = xp.broadcast_to(xp.eye(covariances.shape[-1]), covariances.shape)
+    P = xp.linalg.solve(L, eye)  # batched triangular inverse
+    log_det = -xp.sum(xp.log(xp.diagonal(L, axis1=-2, axis2=-1)), axis=-1)
+    return L, P, log_det
+
+
+def log_weighted_prob(xp, X, log_w, means, P, log_det):
+    """log w_k + log N(x | mean_k, cov_k): X (B, n, d), params (B, K, ...) -> (B, n, K)."""
+    d = X.shape[-1]
+    diff = X[:, :, None, :] - means[:, None, :, :]  # (B, n, K, d)
+    y = xp.einsum("bkac,bnkc->bnka", P, diff)
+    return (log_w + log_det)[:, None, :] - 0.5 * (d * LOG_2PI + xp.sum(y * y, axis=-1))
+
+
+def em_fit(xp, X, weights, means, covariances, tol, reg_covar, max_iter, valid=None):
+    """Batched EM from the given parameters. X (B, n, d); ``valid`` (B, n) masks padding rows.
+
+    Returns (weights, means, covariances, n_iter, converged, lower_bound, ok) as xp arrays.
+    """
+    B, n, d = X.shape
+    if valid is None:
+        valid = xp.ones((B, n), dtype=bool)
+    wv = valid.astype(X.dtype)
+    count = xp.sum(wv, axis=1)
+    eps10 = 10.0 * float(xp.finfo(xp.float64).eps)
+    eye = xp.eye(d)
+    active = xp.ones(B, dtype=bool)
+    ok = xp.ones(B, dtype=bool)
+    n_iter = xp.zeros(B, dtype=xp.int64)
+    converged = xp.zeros(B, dtype=bool)
+    lower_bound = xp.full(B, -xp.inf)
+    for _ in range(max_iter):
+        # a non-SPD covariance stops its replicate (the Numba kernel's EM_NOT_SPD)
+        diag_ok = xp.all(xp.linalg.eigvalsh(covariances) > 0, axis=-1).all(axis=-1)
+        bad = active & ~diag_ok
+        ok &= ~bad
+        active &= ~bad
+        safe = xp.where(active[:, None, None, None], covariances, eye)
+        _, P, log_det = precision_factors(xp, safe)
+        lp = log_weighted_prob(xp, X, xp.log(weights), means, P, log_det)
+        lse = logsumexp(xp, lp, axis=2)
+        ll = xp.sum(xp.where(valid, lse, 0.0), axis=1) / count
+        finite = xp.isfinite(ll)
+        ok &= ~(active & ~finite)
+        active &= finite
+        resp = xp.exp(lp - lse[:, :, None]) * wv[:, :, None]
+        nk = xp.sum(resp, axis=1) + eps10  # (B, K)
+        new_w = nk / count[:, None]
+        new_w = new_w / xp.sum(new_w, axis=1, keepdims=True)
+        new_m = xp.einsum("bnk,bnd->bkd", resp, X) / nk[:, :, None]
+        diff = X[:, :, None, :] - new_m[:, None, :, :]
+        new_c = xp.einsum("bnk,bnkd,bnke->bkde", resp, diff, diff) / nk[:, :, None, None] + reg_covar * eye
+        upd = active
+        weights = xp.where(upd[:, None], new_w, weights)
+        means = xp.where(upd[:, None, None], new_m, means)
+        covariances = xp.where(upd[:, None, None, None], new_c, covariances)
+        change = ll - lower_bound
+        lower_bound = xp.where(upd, ll, lower_bound)
+        n_iter = n_iter + upd
+        done = upd & (xp.abs(change) < tol)
+        converged |= done
+        active &= ~done
+        if not bool(xp.any(active)):
+            break
+    return weights, means, covariances, n_iter, converged, lower_bound, ok
+
+
+def _draw(xp, z, u, weights, means, L):
+    """Points x = mean[c] + L[c] z of each mixture b, c picked by inverting its weights' CDF at u."""
+    B, K = weights.shape
+    cum = xp.cumsum(weights, axis=1)
+    comp = xp.sum(u[None, :, None] >= cum[:, None, :K - 1], axis=2) if K > 1 else xp.zeros((B, u.shape[0]), int)
+    bidx = xp.arange(B)[:, None]
+    return means[bidx, comp] + xp.einsum("bmac,mc->bma", L[bidx, comp], z)
+
+
+def _marginal_logpdf(xp, pts, weights, means, covariances, cols_eval, cols_param):
+    sub_c = covariances[:, :, cols_param][:, :, :, cols_param]
+    _, P, log_det = precision_factors(xp, sub_c)
+    lp = log_weighted_prob(xp, pts[:, :, cols_eval], xp.log(weights), means[:, :, cols_param], P, log_det)
+    return logsumexp(xp, lp, axis=2)
+
+
+def mc_log_ratio(xp, weights, means, covariances, terms, draws, chunk=1 << 14):
+    """Batched MC of sum_t coef_t log p_t(x[eval_cols]) (see ``fastmi._gmm.mc_log_ratio``)."""
+    L, _, _ = precision_factors(xp, covariances)
+    B = weights.shape[0]
+    total = xp.zeros(B)
+    total_sq = xp.zeros(B)
+    n = 0
+    for z_host, u_host in draws:
+        for s in range(0, z_host.shape[0], chunk):
+            z = xp.asarray(z_host[s:s + chunk])
+            u = xp.asarray(u_host[s:s + chunk])
+            pts = _draw(xp, z, u, weights, means, L)
+            f = xp.zeros(pts.shape[:2])
+            for coef, e, p in terms:
+                f = f + coef * _marginal_logpdf(xp, pts, weights, means, covariances, list(e), list(p))
+            total = total + xp.sum(f, axis=1)
+            total_sq = total_sq + xp.sum(f * f, axis=1)
+            n += z.shape[0]
+    mean = total / n
+    return mean, xp.sqrt(xp.maximum(total_sq / n - mean * mean, 0.0) / n)
+
+
+def mc_categorical_mi(xp, weights_within, prior, means, covariances, comp_class, draws, chunk=1 << 14):
+    """Batched MC of I(X; C) for stacked class-conditional mixtures (see ``fastmi._gmm``)."""
+    comp_class = xp.asarray(comp_class)
+    w_joint = prior[:, comp_class] * weights_within
+    w_joint = w_joint / xp.sum(w_joint, axis=1, keepdims=True)
+    L, P, log_det = precision_factors(xp, covariances)
+    B = weights_within.shape[0]
+    total = xp.zeros(B)
+    total_sq = xp.zeros(B)
+    n = 0
+    for z_host, u_host in draws:
+        for s in range(0, z_host.shape[0], chunk):
+            z = xp.asarray(z_host[s:s + chunk])
+            u = xp.asarray(u_host[s:s + chunk])
+            J = w_joint.shape[1]
+            cum = xp.cumsum(w_joint, axis=1)
+            comp = xp.sum(u[None, :, None] >= cum[:, None, :J - 1], axis=2)
+            bidx = xp.arange(B)[:, None]
+            pts = means[bidx, comp] + xp.einsum("bmac,mc->bma", L[bidx, comp], z)
+            lp = log_weighted_prob(xp, pts, xp.zeros_like(w_joint), means, P, log_det)  # log N only
+            log_px = logsumexp(xp, lp + xp.log(w_joint)[:, None, :], axis=2)
+            same = comp_class[comp][:, :, None] == comp_class[None, None, :]
+            lc = xp.where(same, lp + xp.log(weights_within)[:, None, :], -xp.inf)
+            f = logsumexp(xp, lc, axis=2) - log_px
+            total = total + xp.sum(f, axis=1)
+            total_sq = total_sq + xp.sum(f * f, axis=1)
+            n += z.shape[0]
+    mean = total / n
+    return mean, xp.sqrt(xp.maximum(total_sq / n - mean * mean, 0.0) / n)
+
+
+def _host(xp, a):
+    return a.get() if hasattr(a, "get") else a
+
+
+def bootstrap_continuous(xp, X, warm, groups, n_boot, seed_of, em, draws, batch=64):
+    """``fastmi._gmm.bootstrap_continuous`` on the array namespace ``xp``."""
+    import numpy as np
+
+    from ._gmm import BootstrapOutput, mi_terms
+
+    n = X.shape[0]
+    terms = mi_terms(groups)
+    outs = []
+    for s in range(0, n_boot, batch):
+        e = min(s + batch, n_boot)
+        idx = np.stack([np.random.default_rng(seed_of(b)).integers(0, n, size=n) for b in range(s, e)])
+        Xb = xp.asarray(X[idx])
+        rep = e - s
+        W, M, C = (xp.asarray(np.repeat(a[None], rep, axis=0)) for a in (warm.weights, warm.means, warm.covariances))
+        W, M, C, it, conv, _, ok = em_fit(xp, Xb, W, M, C, em.tol, em.reg_covar, em.max_iter)
+        safe_c = xp.where(ok[:, None, None, None], C, xp.eye(C.shape[-1]))
+        v, se = mc_log_ratio(xp, W, M, safe_c, terms, draws)
+        outs.append([_host(xp, a) for a in (v, se, it, conv, ok, W, M, C)])
+    v, se, it, conv, ok, W, M, C = (np.concatenate(parts) for parts in zip(*outs))
+    ok = ok & np.isfinite(v)
+    return BootstrapOutput(v, se, it[:, None], conv[:, None], ok, (W, M, C))
+
+
+def bootstrap_categorical(xp, X, codes, warms, n_boot, seed_of, em, draws, batch=64):
+    """``fastmi._gmm.bootstrap_categorical`` on the array namespace ``xp``."""
+    import numpy as np
+
+    from ._gmm import BootstrapOutput
+
+    n, d = X.shape
+    n_classes = len(warms)
+    comp_class = np.concatenate([np.full(w.n_components, c, dtype=np.int64) for c, w in enumerate(warms)])
+    outs = []
+    for s in range(0, n_boot, batch):
+        e = min(s + batch, n_boot)
+        idx = np.stack([np.random.default_rng(seed_of(b)).integers(0, n, size=n) for b in range(s, e)])
+        cls = codes[idx]
+        prior = np.stack([np.bincount(c, minlength=n_classes) / n for c in cls])
+        parts = {"W": [], "M": [], "C": [], "it": [], "conv": [], "ok": []}
+        for c, warm in enumerate(warms):
+            sel = [row[cl == c] for row, cl in zip(idx, cls)]
+            width = max(max(len(r) for r in sel), 1)
+            padded = np.zeros((e - s, width), dtype=np.int64)
+            valid = np.zeros((e - s, width), dtype=bool)
+            for i, r in enumerate(sel):
+                padded[i, : len(r)] = r
+                valid[i, : len(r)] = True
+            W, M, C = (xp.asarray(np.repeat(a[None], e - s, axis=0))
+                       for a in (warm.weights, warm.means, warm.covariances))
+            W, M, C, it, conv, _, ok = em_fit(xp, xp.asarray(X[padded]), W, M, C, em.tol, em.reg_covar,
+                                              em.max_iter, valid=xp.asarray(valid))
+            for k, v in zip(("W", "M", "C", "it", "conv", "ok"), (W, M, C, it, conv, ok)):
+                parts[k].append(v)
+        W, M, C = (xp.concatenate(parts[k], axis=1) for k in ("W", "M", "C"))
+        ok = xp.all(xp.stack(parts["ok"], axis=1), axis=1)
+        safe_c = xp.where(ok[:, None, None, None], C, xp.eye(d))
+        v, se = mc_categorical_mi(xp, W, xp.asarray(prior), M, safe_c, comp_class, draws)
+        outs.append([_host(xp, a) for a in (v, se, xp.stack(parts["it"], axis=1), xp.stack(parts["conv"], axis=1),
+                                             ok, W, xp.asarray(prior), M, C)])
+    v, se, it, conv, ok, W, prior, M, C = (np.concatenate(p) for p in zip(*outs))
+    ok = ok & np.isfinite(v)
+    return BootstrapOutput(v, se, it, conv, ok, (W, prior, M, C, comp_class))
