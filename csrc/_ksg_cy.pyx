@@ -4,25 +4,44 @@
 Everything here assumes clean input: C-contiguous float64 arrays without NaN
 or inf, ``1 <= k < n``, validated once by the caller in ``fastmi._ksg``.
 Distances are max-norm (Chebyshev) distances, computed for a pair of points
-exactly as ``max_d fabs(a[d] - b[d])`` so that every count and radius equals
+exactly as ``max_d fabs(a[d] - b[d])``, and every pruning test is monotone
+in those same floating-point operations, so every count and radius equals
 the brute-force O(n^2) answer bit for bit.
 
 Parallel loops run over query points (``prange``); each iteration writes only
-its own output slots and uses its own scratch row (indexed by
-``threadid()``), so results do not depend on the number of threads. Without
-OpenMP the loops compile to serial loops.
+its own output slots and uses its own (cache-line padded) scratch row,
+indexed by ``threadid()``, so results do not depend on the number of threads.
+Without OpenMP the loops compile to serial loops. Small problems run on one
+thread: waking workers costs more than it saves there.
 """
 cimport cython
 from cython.parallel cimport prange, threadid
-from libc.math cimport fabs, INFINITY
+from libc.math cimport exp, fabs, floor, log, sqrt, INFINITY
 
 import numpy as np
 
 ctypedef Py_ssize_t intp
 
-# Depth-first stacks hold at most two entries per tree level.
 cdef enum:
+    # depth-first stacks hold at most two entries per tree level
     STACK_SIZE = 160
+    # scratch rows are padded to whole cache lines (8 doubles / intps)
+    PAD = 8
+    # fewer queries than this per thread: run serially
+    MIN_PER_THREAD = 8192
+
+
+cdef inline int _threads(int n_threads, intp n_items) noexcept nogil:
+    cdef intp useful = n_items // MIN_PER_THREAD
+    if useful < 1:
+        return 1
+    if useful < n_threads:
+        return <int>useful
+    return n_threads
+
+
+cdef inline intp _padded(intp k) noexcept nogil:
+    return (k + 2 * PAD - 1) // PAD * PAD
 
 
 @cython.final
@@ -35,6 +54,12 @@ cdef class KDTree:
     leaf is a contiguous block of rows. Every node keeps the tight bounding
     box of its points, which makes pruning consistent with the exact
     point-to-point distances.
+
+    Queries start in the query point's own leaf and climb: at each ancestor
+    the sibling subtree is searched (depth first, nearer child first, pruned
+    by box distance), and the climb stops as soon as the query ball lies
+    strictly inside the box of the subtree searched so far -- kd cells have
+    disjoint interiors, so no point outside can then be inside the ball.
 
     Parameters
     ----------
@@ -57,13 +82,17 @@ cdef class KDTree:
     cdef double[:, ::1] bd
     cdef intp[:, ::1] bi
     cdef intp[:, ::1] stk
+    cdef double[:, ::1] stkd
 
     def __init__(self, const double[:, ::1] X, intp leafsize=8, int n_threads=1):
-        cdef intp n = X.shape[0], dim = X.shape[1], levels = 0, level, node, a, b
+        cdef intp n = X.shape[0], dim = X.shape[1], levels = 0, top = 0, level, node, a, b
+        cdef int nt
         if n < 1 or dim < 1:
             raise ValueError("KDTree needs at least one point and one dimension")
         if leafsize < 2:
             raise ValueError("leafsize must be >= 2")
+        if n_threads < 1:
+            raise ValueError("n_threads must be >= 1")
         while (n + (1 << levels) - 1) >> levels > leafsize:
             levels += 1
         self.n, self.dim, self.levels, self.leafsize = n, dim, levels, leafsize
@@ -76,12 +105,20 @@ cdef class KDTree:
         self.lo = np.empty((self.n_nodes, dim), dtype=np.float64)
         self.hi = np.empty((self.n_nodes, dim), dtype=np.float64)
         self.end[0] = n
-        for level in range(levels + 1):
-            a = (1 << level) - 1
-            b = (2 << level) - 1
-            with nogil:
-                for node in prange(a, b, num_threads=n_threads, schedule="dynamic"):
-                    self._build_node(node, level < levels)
+        nt = _threads(n_threads, n)
+        # split the top levels serially until there is a subtree per thread
+        # (a few to balance), then build those subtrees in one parallel loop
+        if nt > 1:
+            while top < levels and (1 << top) < 4 * nt:
+                top += 1
+        with nogil:
+            for level in range(top):
+                for node in range((1 << level) - 1, (2 << level) - 1):
+                    self._build_node(node, True)
+            a = (1 << top) - 1
+            b = (2 << top) - 1
+            for node in prange(a, b, num_threads=nt, schedule="dynamic", chunksize=1):
+                self._build_subtree(node, top)
 
     @property
     def indices(self):
@@ -89,7 +126,15 @@ cdef class KDTree:
         return np.asarray(self.perm).copy()
 
     # ------------------------------------------------------------------ build
+    cdef void _build_subtree(self, intp node, intp level) noexcept nogil:
+        self._build_node(node, level < self.levels)
+        if level < self.levels:
+            self._build_subtree(2 * node + 1, level + 1)
+            self._build_subtree(2 * node + 2, level + 1)
+
     cdef void _build_node(self, intp node, bint split) noexcept nogil:
+        """Tight box of the node; if ``split``, median-partition its rows on
+        the widest dimension and set the children's ranges."""
         cdef intp s = self.start[node], e = self.end[node], i, d, mid, best = 0
         cdef double v, spread = -1.0
         for d in range(self.dim):
@@ -131,40 +176,55 @@ cdef class KDTree:
     cdef void _select(self, intp l, intp r, intp kth, intp d) noexcept nogil:
         """Reorder rows l..r (inclusive) so that row kth holds the value of
         rank kth on dimension d, rows before it <= and rows after it >=.
-        Wirth's selection with a median-of-three pivot; after 64 passes it
-        falls back to heapsort, so the worst case is O(m log m)."""
-        cdef intp i, j, m, passes = 0
-        cdef double pivot
+
+        Floyd & Rivest's SELECT (CACM 1975, algorithm 489): on large ranges
+        a recursive selection inside a small window around kth first places
+        a pivot very close to the target, so one partition pass does most
+        of the work (about 1.5 m comparisons for a median). After 64 passes
+        it falls back to heapsort, so the worst case is O(m log m)."""
+        cdef intp i, j, m, pos, newl, newr, passes = 0
+        cdef double t, z, s, sd
         while r > l:
             passes += 1
             if passes > 64:
                 self._heapsort(l, r, d)
                 return
-            m = l + (r - l) // 2
-            # median of (l, m, r) moved to kth
-            if self.data[m, d] < self.data[l, d]:
-                self._swap(m, l)
-            if self.data[r, d] < self.data[l, d]:
-                self._swap(r, l)
-            if self.data[r, d] < self.data[m, d]:
-                self._swap(r, m)
-            self._swap(m, kth)
-            pivot = self.data[kth, d]
+            if r - l > 600:
+                m = r - l + 1
+                pos = kth - l + 1
+                z = log(<double>m)
+                s = 0.5 * exp(2.0 * z / 3.0)
+                sd = 0.5 * sqrt(z * s * (m - s) / m)
+                if 2 * pos < m:
+                    sd = -sd
+                newl = <intp>floor(kth - pos * s / m + sd)
+                newr = <intp>floor(kth + (m - pos) * s / m + sd)
+                self._select(newl if newl > l else l, newr if newr < r else r, kth, d)
+            t = self.data[kth, d]
             i = l
             j = r
-            while i <= j:
-                while self.data[i, d] < pivot:
+            self._swap(l, kth)
+            if self.data[r, d] > t:
+                self._swap(r, l)
+            # rows l and r now hold t and a value on the other side of t:
+            # they are the sentinels of both scans
+            while i < j:
+                self._swap(i, j)
+                i += 1
+                j -= 1
+                while self.data[i, d] < t:
                     i += 1
-                while pivot < self.data[j, d]:
+                while self.data[j, d] > t:
                     j -= 1
-                if i <= j:
-                    self._swap(i, j)
-                    i += 1
-                    j -= 1
-            if j < kth:
-                l = i
-            if kth < i:
-                r = j
+            if self.data[l, d] == t:
+                self._swap(l, j)
+            else:
+                j += 1
+                self._swap(j, r)
+            if j <= kth:
+                l = j + 1
+            if kth <= j:
+                r = j - 1
 
     cdef void _sift(self, intp base, intp root, intp count, intp d) noexcept nogil:
         cdef intp child
@@ -192,7 +252,8 @@ cdef class KDTree:
 
     # ---------------------------------------------------------- geometry
     cdef inline double _min_dist(self, intp node, intp t) noexcept nogil:
-        """Lower bound of the distance from point t to any point of node."""
+        """Lower bound of the distance from point t to any point of node:
+        fl(p - q) >= fl(lo - q) for every coordinate p >= lo."""
         cdef intp d
         cdef double r = 0.0, v, q
         for d in range(self.dim):
@@ -218,6 +279,18 @@ cdef class KDTree:
             if v > r:
                 r = v
         return r
+
+    cdef inline bint _ball_inside(self, intp node, intp t, double r) noexcept nogil:
+        """True when every point at distance <= r from point t lies strictly
+        inside node's box, so that it belongs to node's subtree. A point p
+        with p >= hi has fl(p - q) >= fl(hi - q) > r, hence is outside."""
+        cdef intp d
+        cdef double q
+        for d in range(self.dim):
+            q = self.data[t, d]
+            if not (q - self.lo[node, d] > r and self.hi[node, d] - q > r):
+                return False
+        return True
 
     cdef inline double _dist(self, intp t, intp j, double bound) noexcept nogil:
         """Max-norm distance between points t and j; stops early (returning
@@ -262,6 +335,8 @@ cdef class KDTree:
 
     cdef inline bint _prune(self, intp tid, intp k, intp filled, double bound,
                             bint tiebreak) noexcept nogil:
+        """Can a node at distance >= bound be skipped? With tiebreak, a point
+        at exactly the current k-th distance may still enter the set."""
         if filled < k:
             return False
         if tiebreak:
@@ -285,13 +360,18 @@ cdef class KDTree:
         """Depth-first k-NN search of the subtree at root, nearer child first."""
         cdef intp sp = 0, node, c1, c2
         cdef double d1, d2
-        if self._prune(tid, k, filled[0], self._min_dist(root, t), tiebreak):
+        d1 = self._min_dist(root, t)
+        if self._prune(tid, k, filled[0], d1, tiebreak):
             return
         self.stk[tid, 0] = root
+        self.stkd[tid, 0] = d1
         sp = 1
         while sp > 0:
             sp -= 1
             node = self.stk[tid, sp]
+            # the k-th distance may have shrunk since the node was pushed
+            if self._prune(tid, k, filled[0], self.stkd[tid, sp], tiebreak):
+                continue
             if node >= self.first_leaf:
                 self._scan_knn(node, t, k, tid, filled, tiebreak)
                 continue
@@ -305,19 +385,20 @@ cdef class KDTree:
             # push the farther child first so the nearer one is searched first
             if not self._prune(tid, k, filled[0], d2, tiebreak):
                 self.stk[tid, sp] = c2
+                self.stkd[tid, sp] = d2
                 sp += 1
             if not self._prune(tid, k, filled[0], d1, tiebreak):
                 self.stk[tid, sp] = c1
+                self.stkd[tid, sp] = d1
                 sp += 1
-            # re-check on pop is unnecessary for correctness; children are
-            # pruned against the bound current when they were pushed.
 
     cdef void _knn_one(self, intp t, intp leaf, intp k, intp tid, bint tiebreak) noexcept nogil:
-        """k nearest neighbours of point t (excluding t itself): own leaf
-        first, then the sibling subtree of every ancestor, bottom-up."""
+        """k nearest neighbours of point t (excluding t itself), bottom-up."""
         cdef intp filled = 0, node = leaf, sib
         self._scan_knn(leaf, t, k, tid, &filled, tiebreak)
         while node > 0:
+            if filled == k and self._ball_inside(node, t, self.bd[tid, k - 1]):
+                return
             sib = node + 1 if (node & 1) else node - 1
             self._search_knn(sib, t, k, tid, &filled, tiebreak)
             node = (node - 1) >> 1
@@ -346,8 +427,9 @@ cdef class KDTree:
             k-th neighbour distance, by original row.
         extents : ndarray of shape (n, G) or None
         """
-        cdef intp n = self.n, G, g, li, leaf, t, i, m, c, j, n_leaves
+        cdef intp n = self.n, G, g, li, leaf, t, m, c, j, n_leaves, tid
         cdef double e, v
+        cdef int nt
         if k < 1 or k >= n:
             raise ValueError(f"k must satisfy 1 <= k < n = {n}, got {k}")
         if n_threads < 1:
@@ -357,23 +439,24 @@ cdef class KDTree:
         for g in range(G):
             if not (0 <= grp[g] < grp[g + 1] <= self.dim):
                 raise ValueError("groups must be increasing column boundaries within [0, dim]")
-        out_eps = np.empty(n, dtype=np.float64)
-        out_ext = np.empty((n, max(G, 0)), dtype=np.float64)
-        cdef double[::1] eps = out_eps
-        cdef double[:, ::1] ext = out_ext
-        self.bd = np.empty((n_threads, k), dtype=np.float64)
-        self.bi = np.empty((n_threads, k), dtype=np.intp)
-        self.stk = np.empty((n_threads, STACK_SIZE), dtype=np.intp)
+        # results in tree order (sequential writes), reordered below
+        tree_eps = np.empty(n, dtype=np.float64)
+        tree_ext = np.empty((n, max(G, 0)), dtype=np.float64)
+        cdef double[::1] eps = tree_eps
+        cdef double[:, ::1] ext = tree_ext
+        nt = _threads(n_threads, n)
+        self.bd = np.empty((nt, _padded(k)), dtype=np.float64)
+        self.bi = np.empty((nt, _padded(k)), dtype=np.intp)
+        self.stk = np.empty((nt, STACK_SIZE), dtype=np.intp)
+        self.stkd = np.empty((nt, STACK_SIZE), dtype=np.float64)
         n_leaves = self.n_nodes - self.first_leaf
-        cdef intp tid
         with nogil:
-            for li in prange(n_leaves, num_threads=n_threads, schedule="dynamic", chunksize=32):
+            for li in prange(n_leaves, num_threads=nt, schedule="dynamic", chunksize=64):
                 tid = threadid()
                 leaf = self.first_leaf + li
                 for t in range(self.start[leaf], self.end[leaf]):
                     self._knn_one(t, leaf, k, tid, tiebreak)
-                    i = self.perm[t]
-                    eps[i] = self.bd[tid, k - 1]
+                    eps[t] = self.bd[tid, k - 1]
                     for g in range(G):
                         e = 0.0
                         for m in range(k):
@@ -382,29 +465,73 @@ cdef class KDTree:
                                 v = fabs(self.data[t, c] - self.data[j, c])
                                 if v > e:
                                     e = v
-                        ext[i, g] = e
-        return out_eps, (out_ext if groups is not None else None)
+                        ext[t, g] = e
+        perm = np.asarray(self.perm)
+        out_eps = np.empty(n, dtype=np.float64)
+        out_eps[perm] = tree_eps
+        if groups is None:
+            return out_eps, None
+        out_ext = np.empty_like(tree_ext)
+        out_ext[perm] = tree_ext
+        return out_eps, out_ext
 
     # ---------------------------------------------------------- counts
+    cdef inline int _relation(self, intp node, intp t, double r) noexcept nogil:
+        """0: no point of node within r of point t; 2: all of them; 1: some
+        may be. Uses the same monotone bounds as _min_dist / _max_dist."""
+        cdef intp d
+        cdef double q, a, b, far = 0.0
+        for d in range(self.dim):
+            q = self.data[t, d]
+            a = self.lo[node, d] - q
+            b = q - self.hi[node, d]
+            if a > r or b > r:
+                return 0
+            # a, b <= r here; the farther corner along d
+            a = fabs(a)
+            b = fabs(b)
+            if a > far:
+                far = a
+            if b > far:
+                far = b
+        return 2 if far <= r else 1
+
+    cdef intp _count_leaf(self, intp node, intp t, double r) noexcept nogil:
+        cdef intp j, d, c = 0
+        cdef double m, v
+        for j in range(self.start[node], self.end[node]):
+            m = 0.0
+            for d in range(self.dim):
+                v = fabs(self.data[t, d] - self.data[j, d])
+                m = v if v > m else m
+            c += m <= r
+        return c
+
     cdef intp _count_subtree(self, intp root, intp t, double r, intp tid) noexcept nogil:
-        cdef intp sp = 1, node, j, c = 0
+        """Points of the subtree at root within r of point t."""
+        cdef intp sp = 0, node, child, j, c = 0
+        cdef int rel = self._relation(root, t, r)
+        if rel == 0:
+            return 0
+        if rel == 2:
+            return self.end[root] - self.start[root]
+        if root >= self.first_leaf:
+            return self._count_leaf(root, t, r)
         self.stk[tid, 0] = root
+        sp = 1
         while sp > 0:
             sp -= 1
-            node = self.stk[tid, sp]
-            if self._min_dist(node, t) > r:
-                continue
-            if self._max_dist(node, t) <= r:
-                c += self.end[node] - self.start[node]
-                continue
-            if node >= self.first_leaf:
-                for j in range(self.start[node], self.end[node]):
-                    if self._dist(t, j, r) <= r:
-                        c += 1
-                continue
-            self.stk[tid, sp] = 2 * node + 1
-            self.stk[tid, sp + 1] = 2 * node + 2
-            sp += 2
+            node = self.stk[tid, sp]        # straddles the ball, internal
+            for child in range(2 * node + 1, 2 * node + 3):
+                rel = self._relation(child, t, r)
+                if rel == 2:
+                    c += self.end[child] - self.start[child]
+                elif rel == 1:
+                    if child >= self.first_leaf:
+                        c += self._count_leaf(child, t, r)
+                    else:
+                        self.stk[tid, sp] = child
+                        sp += 1
         return c
 
     cdef intp _count_one(self, intp t, intp leaf, double r, intp tid) noexcept nogil:
@@ -413,6 +540,8 @@ cdef class KDTree:
             return 0
         c = self._count_subtree(leaf, t, r, tid)
         while node > 0:
+            if self._ball_inside(node, t, r):
+                break
             sib = node + 1 if (node & 1) else node - 1
             c += self._count_subtree(sib, t, r, tid)
             node = (node - 1) >> 1
@@ -433,26 +562,86 @@ cdef class KDTree:
         -------
         ndarray of shape (n,), intp, by original row
         """
-        cdef intp n = self.n, li, leaf, t, i, n_leaves, tid
+        cdef intp n = self.n, li, leaf, t, n_leaves, tid
+        cdef int nt
         if radius.shape[0] != n:
             raise ValueError(f"radius must have {n} entries, got {radius.shape[0]}")
         if n_threads < 1:
             raise ValueError("n_threads must be >= 1")
-        out = np.empty(n, dtype=np.intp)
-        cdef intp[::1] cnt = out
-        self.stk = np.empty((n_threads, STACK_SIZE), dtype=np.intp)
+        perm = np.asarray(self.perm)
+        cdef const double[::1] rad = np.ascontiguousarray(np.asarray(radius)[perm])
+        tree_cnt = np.empty(n, dtype=np.intp)
+        cdef intp[::1] cnt = tree_cnt
+        nt = _threads(n_threads, n)
+        self.stk = np.empty((nt, STACK_SIZE), dtype=np.intp)
         n_leaves = self.n_nodes - self.first_leaf
         with nogil:
-            for li in prange(n_leaves, num_threads=n_threads, schedule="dynamic", chunksize=32):
+            for li in prange(n_leaves, num_threads=nt, schedule="dynamic", chunksize=64):
                 tid = threadid()
                 leaf = self.first_leaf + li
                 for t in range(self.start[leaf], self.end[leaf]):
-                    i = self.perm[t]
-                    cnt[i] = self._count_one(t, leaf, radius[i], tid)
+                    cnt[t] = self._count_one(t, leaf, rad[t], tid)
+        out = np.empty(n, dtype=np.intp)
+        out[perm] = tree_cnt
         return out
 
 
 @cython.cdivision(True)
+cdef inline intp _count_sorted_one(const double[::1] xs, intp p, double r) noexcept nogil:
+    """#{j : fabs(xs[p] - xs[j]) <= r} for ascending xs.
+
+    fl(q - xs[j]) is monotone in j on the left of p and fl(xs[j] - q) on the
+    right, so a galloping search from p brackets each boundary and a
+    branch-free bisection finds it exactly."""
+    cdef intp n = xs.shape[0], good, bad, step, base, m, half, left, right
+    cdef double q = xs[p]
+    if r < 0:
+        return 0
+    # left boundary: smallest j <= p with q - xs[j] <= r
+    good = p
+    bad = -1
+    step = 1
+    while good - step >= 0:
+        if q - xs[good - step] <= r:
+            good -= step
+            step *= 2
+        else:
+            bad = good - step
+            break
+    base = bad + 1
+    m = good - bad - 1          # undecided candidates bad+1 .. good-1
+    if m > 0:
+        while m > 1:
+            half = m >> 1
+            base += half * (q - xs[base + half] > r)
+            m -= half
+        left = base + (q - xs[base] > r)
+    else:
+        left = good
+    # right boundary: largest j >= p with xs[j] - q <= r
+    good = p
+    bad = n
+    step = 1
+    while good + step < n:
+        if xs[good + step] - q <= r:
+            good += step
+            step *= 2
+        else:
+            bad = good + step
+            break
+    base = good + 1
+    m = bad - good - 1          # undecided candidates good+1 .. bad-1
+    if m > 0:
+        while m > 1:
+            half = m >> 1
+            base += half * (xs[base + half] - q <= r)
+            m -= half
+        right = base + (xs[base] - q <= r) - 1
+    else:
+        right = good
+    return right - left + 1
+
+
 def count_sorted(const double[::1] xs, const intp[::1] order, const double[::1] radius,
                  int n_threads=1):
     """1-D counts by binary search: for every point, how many points lie
@@ -470,68 +659,21 @@ def count_sorted(const double[::1] xs, const intp[::1] order, const double[::1] 
     Returns
     -------
     ndarray of shape (n,), intp, by original row
-
-    Notes
-    -----
-    For a fixed query ``q = xs[p]``, ``fl(q - xs[j])`` is monotone in ``j``
-    on the left of ``p`` and ``fl(xs[j] - q)`` on the right, so a galloping
-    search from ``p`` followed by bisection finds the exact boundaries of the
-    set ``{j : fabs(q - xs[j]) <= r}``; the count is therefore identical to
-    the brute-force one.
     """
-    cdef intp n = xs.shape[0], p, i, good, bad, step, j, left, right
-    cdef double q, r
+    cdef intp n = xs.shape[0], p
+    cdef int nt
     if order.shape[0] != n or radius.shape[0] != n:
         raise ValueError("xs, order and radius must have the same length")
     if n_threads < 1:
         raise ValueError("n_threads must be >= 1")
-    out = np.empty(n, dtype=np.intp)
-    cdef intp[::1] cnt = out
+    idx = np.asarray(order)
+    cdef const double[::1] rs = np.ascontiguousarray(np.asarray(radius)[idx])
+    sorted_cnt = np.empty(n, dtype=np.intp)
+    cdef intp[::1] cnt = sorted_cnt
+    nt = _threads(n_threads, n)
     with nogil:
-        for p in prange(n, num_threads=n_threads, schedule="static"):
-            i = order[p]
-            r = radius[i]
-            q = xs[p]
-            if r < 0:
-                cnt[i] = 0
-            else:
-                # left boundary: smallest j <= p with q - xs[j] <= r
-                good = p
-                bad = -1
-                step = 1
-                while good - step >= 0:
-                    j = good - step
-                    if q - xs[j] <= r:
-                        good = j
-                        step = step * 2
-                    else:
-                        bad = j
-                        break
-                while good - bad > 1:
-                    j = bad + (good - bad) // 2
-                    if q - xs[j] <= r:
-                        good = j
-                    else:
-                        bad = j
-                left = good
-                # right boundary: largest j >= p with xs[j] - q <= r
-                good = p
-                bad = n
-                step = 1
-                while good + step < n:
-                    j = good + step
-                    if xs[j] - q <= r:
-                        good = j
-                        step = step * 2
-                    else:
-                        bad = j
-                        break
-                while bad - good > 1:
-                    j = good + (bad - good) // 2
-                    if xs[j] - q <= r:
-                        good = j
-                    else:
-                        bad = j
-                right = good
-                cnt[i] = right - left + 1
+        for p in prange(n, num_threads=nt, schedule="static"):
+            cnt[p] = _count_sorted_one(xs, p, rs[p])
+    out = np.empty(n, dtype=np.intp)
+    out[idx] = sorted_cnt
     return out
