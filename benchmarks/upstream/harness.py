@@ -37,7 +37,7 @@ def venv_python() -> Path:
     return VENV / "bin" / "python"
 
 
-def ensure_venv(timeout: float = 900) -> Path:
+def ensure_venv(timeout: float = 600) -> Path:
     """Build .venv-upstream if needed (make_venv.sh is idempotent); return its python."""
     try:
         proc = subprocess.run(["bash", str(MAKE_VENV)], capture_output=True, text=True, timeout=timeout,

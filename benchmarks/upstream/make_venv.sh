@@ -40,7 +40,6 @@ trap cleanup EXIT
 
 "$py" -m venv "$venv"
 export PIP_DISABLE_PIP_VERSION_CHECK=1 PIP_NO_INPUT=1
-"$venv/bin/python" -m pip install --quiet --upgrade "pip>=24" "setuptools>=70" wheel
 "$venv/bin/python" -m pip install --quiet --prefer-binary -r "$req"
 "$venv/bin/python" - <<'PY'
 import gmm_mi.mi, sklearn, numpy
