@@ -255,15 +255,13 @@ cdef class KDTree:
         """Lower bound of the distance from point t to any point of node:
         fl(p - q) >= fl(lo - q) for every coordinate p >= lo."""
         cdef intp d
-        cdef double r = 0.0, v, q
+        cdef double r = 0.0, a, b, q
         for d in range(self.dim):
             q = self.data[t, d]
-            v = self.lo[node, d] - q
-            if v > r:
-                r = v
-            v = q - self.hi[node, d]
-            if v > r:
-                r = v
+            a = self.lo[node, d] - q
+            b = q - self.hi[node, d]
+            a = a if a > b else b
+            r = a if a > r else r
         return r
 
     cdef inline double _max_dist(self, intp node, intp t) noexcept nogil:
@@ -292,17 +290,13 @@ cdef class KDTree:
                 return False
         return True
 
-    cdef inline double _dist(self, intp t, intp j, double bound) noexcept nogil:
-        """Max-norm distance between points t and j; stops early (returning
-        a value > bound) once it exceeds ``bound``."""
+    cdef inline double _dist(self, intp t, intp j) noexcept nogil:
+        """Max-norm distance between points t and j (branch-free)."""
         cdef intp d
         cdef double r = 0.0, v
         for d in range(self.dim):
             v = fabs(self.data[t, d] - self.data[j, d])
-            if v > r:
-                r = v
-                if r > bound:
-                    return r
+            r = v if v > r else r
         return r
 
     # ----------------------------------------------------------- k-NN
@@ -351,7 +345,7 @@ cdef class KDTree:
             if j == t:
                 continue
             worst = self.bd[tid, k - 1] if filled[0] == k else INFINITY
-            dist = self._dist(t, j, worst)
+            dist = self._dist(t, j)
             if dist <= worst:
                 self._offer(tid, k, filled, dist, j, tiebreak)
 
@@ -478,23 +472,20 @@ cdef class KDTree:
     # ---------------------------------------------------------- counts
     cdef inline int _relation(self, intp node, intp t, double r) noexcept nogil:
         """0: no point of node within r of point t; 2: all of them; 1: some
-        may be. Uses the same monotone bounds as _min_dist / _max_dist."""
+        may be. Branch-free; the same monotone bounds as _min_dist/_max_dist."""
         cdef intp d
-        cdef double q, a, b, far = 0.0
+        cdef double q, a, b, near = 0.0, far = 0.0
         for d in range(self.dim):
             q = self.data[t, d]
             a = self.lo[node, d] - q
             b = q - self.hi[node, d]
-            if a > r or b > r:
-                return 0
-            # a, b <= r here; the farther corner along d
+            near = a if a > near else near
+            near = b if b > near else near
             a = fabs(a)
             b = fabs(b)
-            if a > far:
-                far = a
-            if b > far:
-                far = b
-        return 2 if far <= r else 1
+            far = a if a > far else far
+            far = b if b > far else far
+        return (near <= r) + (far <= r)
 
     cdef intp _count_leaf(self, intp node, intp t, double r) noexcept nogil:
         cdef intp j, d, c = 0

@@ -53,7 +53,10 @@ __all__ = [
 ]
 
 _LN2 = math.log(2.0)
+# kd-tree leaf sizes: k-NN searches are best with small leaves, range
+# counts with larger ones (their leaf scans are branch-free)
 _LEAFSIZE = 8
+_COUNT_LEAFSIZE = 16
 _DEFAULT_JITTER = 1e-10
 
 _COMMON_PARAMS = """\
@@ -184,7 +187,7 @@ def _count_within(a, radius, n_threads):
         col = a[:, 0]
         order = np.argsort(col)
         return _ksg_cy.count_sorted(np.ascontiguousarray(col[order]), order, radius, n_threads)
-    return _ksg_cy.KDTree(a, _LEAFSIZE, n_threads).count(radius, n_threads)
+    return _ksg_cy.KDTree(a, _COUNT_LEAFSIZE, n_threads).count(radius, n_threads)
 
 
 def _strict(eps):
