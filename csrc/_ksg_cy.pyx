@@ -81,8 +81,6 @@ cdef class KDTree:
     # per-thread scratch: k best distances / tree positions, DFS stacks
     cdef double[:, ::1] bd
     cdef intp[:, ::1] bi
-    cdef intp[:, ::1] stk
-    cdef double[:, ::1] stkd
 
     def __init__(self, const double[:, ::1] X, intp leafsize=8, int n_threads=1):
         cdef intp n = X.shape[0], dim = X.shape[1], levels = 0, top = 0, level, node, a, b
@@ -352,19 +350,23 @@ cdef class KDTree:
     cdef void _search_knn(self, intp root, intp t, intp k, intp tid, intp* filled,
                           bint tiebreak) noexcept nogil:
         """Depth-first k-NN search of the subtree at root, nearer child first."""
+        # local stacks: no aliasing with the memoryviews' fields, so the
+        # compiler keeps their base pointers in registers. Depth <= 2/level.
+        cdef intp stk[STACK_SIZE]
+        cdef double stkd[STACK_SIZE]
         cdef intp sp = 0, node, c1, c2
         cdef double d1, d2
         d1 = self._min_dist(root, t)
         if self._prune(tid, k, filled[0], d1, tiebreak):
             return
-        self.stk[tid, 0] = root
-        self.stkd[tid, 0] = d1
+        stk[0] = root
+        stkd[0] = d1
         sp = 1
         while sp > 0:
             sp -= 1
-            node = self.stk[tid, sp]
+            node = stk[sp]
             # the k-th distance may have shrunk since the node was pushed
-            if self._prune(tid, k, filled[0], self.stkd[tid, sp], tiebreak):
+            if self._prune(tid, k, filled[0], stkd[sp], tiebreak):
                 continue
             if node >= self.first_leaf:
                 self._scan_knn(node, t, k, tid, filled, tiebreak)
@@ -378,12 +380,12 @@ cdef class KDTree:
                 d1, d2 = d2, d1
             # push the farther child first so the nearer one is searched first
             if not self._prune(tid, k, filled[0], d2, tiebreak):
-                self.stk[tid, sp] = c2
-                self.stkd[tid, sp] = d2
+                stk[sp] = c2
+                stkd[sp] = d2
                 sp += 1
             if not self._prune(tid, k, filled[0], d1, tiebreak):
-                self.stk[tid, sp] = c1
-                self.stkd[tid, sp] = d1
+                stk[sp] = c1
+                stkd[sp] = d1
                 sp += 1
 
     cdef void _knn_one(self, intp t, intp leaf, intp k, intp tid, bint tiebreak) noexcept nogil:
@@ -441,8 +443,6 @@ cdef class KDTree:
         nt = _threads(n_threads, n)
         self.bd = np.empty((nt, _padded(k)), dtype=np.float64)
         self.bi = np.empty((nt, _padded(k)), dtype=np.intp)
-        self.stk = np.empty((nt, STACK_SIZE), dtype=np.intp)
-        self.stkd = np.empty((nt, STACK_SIZE), dtype=np.float64)
         n_leaves = self.n_nodes - self.first_leaf
         with nogil:
             for li in prange(n_leaves, num_threads=nt, schedule="dynamic", chunksize=64):
@@ -500,6 +500,7 @@ cdef class KDTree:
 
     cdef intp _count_subtree(self, intp root, intp t, double r, intp tid) noexcept nogil:
         """Points of the subtree at root within r of point t."""
+        cdef intp stk[STACK_SIZE]
         cdef intp sp = 0, node, child, j, c = 0
         cdef int rel = self._relation(root, t, r)
         if rel == 0:
@@ -508,11 +509,11 @@ cdef class KDTree:
             return self.end[root] - self.start[root]
         if root >= self.first_leaf:
             return self._count_leaf(root, t, r)
-        self.stk[tid, 0] = root
+        stk[0] = root
         sp = 1
         while sp > 0:
             sp -= 1
-            node = self.stk[tid, sp]        # straddles the ball, internal
+            node = stk[sp]        # straddles the ball, internal
             for child in range(2 * node + 1, 2 * node + 3):
                 rel = self._relation(child, t, r)
                 if rel == 2:
@@ -521,7 +522,7 @@ cdef class KDTree:
                     if child >= self.first_leaf:
                         c += self._count_leaf(child, t, r)
                     else:
-                        self.stk[tid, sp] = child
+                        stk[sp] = child
                         sp += 1
         return c
 
@@ -564,7 +565,6 @@ cdef class KDTree:
         tree_cnt = np.empty(n, dtype=np.intp)
         cdef intp[::1] cnt = tree_cnt
         nt = _threads(n_threads, n)
-        self.stk = np.empty((nt, STACK_SIZE), dtype=np.intp)
         n_leaves = self.n_nodes - self.first_leaf
         with nogil:
             for li in prange(n_leaves, num_threads=nt, schedule="dynamic", chunksize=64):
