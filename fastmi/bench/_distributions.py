@@ -681,7 +681,8 @@ def _short(names):
 
 
 def _apply(funcs, names, a, what):
-    out = np.column_stack([np.asarray(f(a[:, j]), dtype=np.float64) for j, f in enumerate(funcs)])
+    with np.errstate(all="ignore"):  # reported below, by coordinate
+        out = np.column_stack([np.asarray(f(a[:, j]), dtype=np.float64) for j, f in enumerate(funcs)])
     if not np.all(np.isfinite(out)):
         bad = [names[j] for j in range(out.shape[1]) if not np.all(np.isfinite(out[:, j]))]
         raise ValueError(f"transform(s) {bad} of {what} produced NaN or inf (overflow, or 'log' of a "
