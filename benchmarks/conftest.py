@@ -22,3 +22,13 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if "quick" not in item.keywords:
             item.add_marker(skip)
+
+
+def pytest_collect_file(file_path, parent):
+    """Collect ``bench_*.py`` here too (pytest's default ``python_files`` is ``test_*.py``), so
+    that ``pytest benchmarks/`` finds the benchmark modules. Files named on the command line
+    are already collected by pytest itself and are left alone (no duplicates)."""
+    if (file_path.suffix == ".py" and file_path.name.startswith("bench_")
+            and not parent.session.isinitpath(file_path)):
+        return pytest.Module.from_parent(parent, path=file_path)
+    return None
