@@ -19,7 +19,7 @@ takes), y = x @ w + noise; d = 1 at N = 1e4, 1e5, 1e6 and d = 3 at N = 1e4, 1e5.
 pytest-benchmark (one group per case; a ratio table is printed at the end):
 
     python -m pytest benchmarks/bench_ksg.py --benchmark-only
-    python -m pytest benchmarks/bench_ksg.py --benchmark-only -k "not 1e6"   # quick
+    python -m pytest benchmarks/bench_ksg.py --benchmark-only --quick    # N <= 1e5 subset
 
 Script mode, printing a markdown table with the ratios (best of --repeat):
 
@@ -122,8 +122,11 @@ if pytest is not None:
             _DATA[case] = make_data(*CASES[case])
         return _DATA[case]
 
+    QUICK = {"d1-1e4", "d1-1e5", "d3-1e4"}
+
     @pytest.mark.parametrize("impl", list(IMPLS))
-    @pytest.mark.parametrize("case", list(CASES))
+    @pytest.mark.parametrize("case", [pytest.param(c, marks=pytest.mark.quick) if c in QUICK else c
+                                      for c in CASES])
     def test_ksg_speed(benchmark, speed_table, case, impl):
         if not applicable(case, impl):
             pytest.skip("mutual_info_regression needs a 1-D target")

@@ -32,3 +32,27 @@ def pytest_collect_file(file_path, parent):
             and not parent.session.isinitpath(file_path)):
         return pytest.Module.from_parent(parent, path=file_path)
     return None
+
+
+# ``speed_table``: a session-wide ``{group: {implementation: best seconds}}`` that benchmark
+# modules may fill (bench_ksg.py does); at the end of the run every group holding a ``fastmi``
+# entry is printed with each other implementation's time divided by fastmi's (> 1: fastmi is
+# faster). Ratios from one run are comparable; absolute times on a shared machine are not.
+_SPEED_TABLE = {}
+
+
+@pytest.fixture(scope="session")
+def speed_table():
+    return _SPEED_TABLE
+
+
+def pytest_terminal_summary(terminalreporter):
+    groups = {g: t for g, t in _SPEED_TABLE.items() if "fastmi" in t}
+    if not groups:
+        return
+    terminalreporter.section("speed relative to fastmi (best times)")
+    for group, times in groups.items():
+        ref = times["fastmi"]
+        others = ", ".join(f"{impl} {sec:.4g} s ({sec / ref:.1f}x)"
+                           for impl, sec in times.items() if impl != "fastmi")
+        terminalreporter.write_line(f"{group}: fastmi {ref:.4g} s; {others}")
