@@ -124,13 +124,14 @@ cdef class KDTree:
         return np.asarray(self.perm).copy()
 
     # ------------------------------------------------------------------ build
-    cdef void _build_subtree(self, intp node, intp level) noexcept nogil:
+    cdef int _build_subtree(self, intp node, intp level) except -1 nogil:
         self._build_node(node, level < self.levels)
         if level < self.levels:
             self._build_subtree(2 * node + 1, level + 1)
             self._build_subtree(2 * node + 2, level + 1)
+        return 0
 
-    cdef void _build_node(self, intp node, bint split) noexcept nogil:
+    cdef int _build_node(self, intp node, bint split) except -1 nogil:
         """Tight box of the node; if ``split``, median-partition its rows on
         the widest dimension and set the children's ranges."""
         cdef intp s = self.start[node], e = self.end[node], i, d, mid, best = 0
@@ -146,21 +147,22 @@ cdef class KDTree:
                 if v > self.hi[node, d]:
                     self.hi[node, d] = v
         if not split:
-            return
+            return 0
         mid = s + (e - s) // 2
         self.start[2 * node + 1] = s
         self.end[2 * node + 1] = mid
         self.start[2 * node + 2] = mid
         self.end[2 * node + 2] = e
         if e - s < 2:
-            return
+            return 0
         for d in range(self.dim):
             if self.hi[node, d] - self.lo[node, d] > spread:
                 spread = self.hi[node, d] - self.lo[node, d]
                 best = d
         self._select(s, e - 1, mid, best)
+        return 0
 
-    cdef inline void _swap(self, intp i, intp j) noexcept nogil:
+    cdef inline int _swap(self, intp i, intp j) except -1 nogil:
         cdef intp d, p
         cdef double v
         for d in range(self.dim):
@@ -170,8 +172,9 @@ cdef class KDTree:
         p = self.perm[i]
         self.perm[i] = self.perm[j]
         self.perm[j] = p
+        return 0
 
-    cdef void _select(self, intp l, intp r, intp kth, intp d) noexcept nogil:
+    cdef int _select(self, intp l, intp r, intp kth, intp d) except -1 nogil:
         """Reorder rows l..r (inclusive) so that row kth holds the value of
         rank kth on dimension d, rows before it <= and rows after it >=.
 
@@ -186,7 +189,7 @@ cdef class KDTree:
             passes += 1
             if passes > 64:
                 self._heapsort(l, r, d)
-                return
+                return 0
             if r - l > 600:
                 m = r - l + 1
                 pos = kth - l + 1
@@ -223,8 +226,9 @@ cdef class KDTree:
                 l = j + 1
             if kth <= j:
                 r = j - 1
+        return 0
 
-    cdef void _sift(self, intp base, intp root, intp count, intp d) noexcept nogil:
+    cdef int _sift(self, intp base, intp root, intp count, intp d) except -1 nogil:
         cdef intp child
         while 2 * root + 1 < count:
             child = 2 * root + 1
@@ -234,9 +238,10 @@ cdef class KDTree:
                 self._swap(base + root, base + child)
                 root = child
             else:
-                return
+                return 0
+        return 0
 
-    cdef void _heapsort(self, intp l, intp r, intp d) noexcept nogil:
+    cdef int _heapsort(self, intp l, intp r, intp d) except -1 nogil:
         cdef intp count = r - l + 1, i
         i = count // 2 - 1
         while i >= 0:
@@ -247,9 +252,10 @@ cdef class KDTree:
             self._swap(l, l + i)
             self._sift(l, 0, i, d)
             i -= 1
+        return 0
 
     # ---------------------------------------------------------- geometry
-    cdef inline double _min_dist(self, intp node, intp t) noexcept nogil:
+    cdef inline double _min_dist(self, intp node, intp t) except -1 nogil:
         """Lower bound of the distance from point t to any point of node:
         fl(p - q) >= fl(lo - q) for every coordinate p >= lo."""
         cdef intp d
@@ -262,21 +268,7 @@ cdef class KDTree:
             r = a if a > r else r
         return r
 
-    cdef inline double _max_dist(self, intp node, intp t) noexcept nogil:
-        """Upper bound of the distance from point t to any point of node."""
-        cdef intp d
-        cdef double r = 0.0, v, q
-        for d in range(self.dim):
-            q = self.data[t, d]
-            v = fabs(q - self.lo[node, d])
-            if v > r:
-                r = v
-            v = fabs(q - self.hi[node, d])
-            if v > r:
-                r = v
-        return r
-
-    cdef inline bint _ball_inside(self, intp node, intp t, double r) noexcept nogil:
+    cdef inline int _ball_inside(self, intp node, intp t, double r) except -1 nogil:
         """True when every point at distance <= r from point t lies strictly
         inside node's box, so that it belongs to node's subtree. A point p
         with p >= hi has fl(p - q) >= fl(hi - q) > r, hence is outside."""
@@ -288,7 +280,7 @@ cdef class KDTree:
                 return False
         return True
 
-    cdef inline double _dist(self, intp t, intp j) noexcept nogil:
+    cdef inline double _dist(self, intp t, intp j) except -1 nogil:
         """Max-norm distance between points t and j (branch-free)."""
         cdef intp d
         cdef double r = 0.0, v
@@ -298,8 +290,8 @@ cdef class KDTree:
         return r
 
     # ----------------------------------------------------------- k-NN
-    cdef inline void _offer(self, intp tid, intp k, intp* filled, double dist,
-                            intp j, bint tiebreak) noexcept nogil:
+    cdef inline int _offer(self, intp tid, intp k, intp* filled, double dist,
+                            intp j, bint tiebreak) except -1 nogil:
         """Insert candidate j at distance dist into thread tid's sorted list."""
         cdef intp pos
         cdef double pd
@@ -309,9 +301,9 @@ cdef class KDTree:
         else:
             pd = self.bd[tid, k - 1]
             if dist > pd:
-                return
+                return 0
             if dist == pd and (not tiebreak or self.perm[j] >= self.perm[self.bi[tid, k - 1]]):
-                return
+                return 0
             pos = k - 1
         while pos > 0:
             pd = self.bd[tid, pos - 1]
@@ -324,9 +316,10 @@ cdef class KDTree:
                 break
         self.bd[tid, pos] = dist
         self.bi[tid, pos] = j
+        return 0
 
-    cdef inline bint _prune(self, intp tid, intp k, intp filled, double bound,
-                            bint tiebreak) noexcept nogil:
+    cdef inline int _prune(self, intp tid, intp k, intp filled, double bound,
+                            bint tiebreak) except -1 nogil:
         """Can a node at distance >= bound be skipped? With tiebreak, a point
         at exactly the current k-th distance may still enter the set."""
         if filled < k:
@@ -335,8 +328,8 @@ cdef class KDTree:
             return bound > self.bd[tid, k - 1]
         return bound >= self.bd[tid, k - 1]
 
-    cdef void _scan_knn(self, intp node, intp t, intp k, intp tid, intp* filled,
-                        bint tiebreak) noexcept nogil:
+    cdef int _scan_knn(self, intp node, intp t, intp k, intp tid, intp* filled,
+                        bint tiebreak) except -1 nogil:
         cdef intp j
         cdef double worst, dist
         for j in range(self.start[node], self.end[node]):
@@ -346,9 +339,10 @@ cdef class KDTree:
             dist = self._dist(t, j)
             if dist <= worst:
                 self._offer(tid, k, filled, dist, j, tiebreak)
+        return 0
 
-    cdef void _search_knn(self, intp root, intp t, intp k, intp tid, intp* filled,
-                          bint tiebreak) noexcept nogil:
+    cdef int _search_knn(self, intp root, intp t, intp k, intp tid, intp* filled,
+                          bint tiebreak) except -1 nogil:
         """Depth-first k-NN search of the subtree at root, nearer child first."""
         # local stacks: no aliasing with the memoryviews' fields, so the
         # compiler keeps their base pointers in registers. Depth <= 2/level.
@@ -358,7 +352,7 @@ cdef class KDTree:
         cdef double d1, d2
         d1 = self._min_dist(root, t)
         if self._prune(tid, k, filled[0], d1, tiebreak):
-            return
+            return 0
         stk[0] = root
         stkd[0] = d1
         sp = 1
@@ -387,17 +381,19 @@ cdef class KDTree:
                 stk[sp] = c1
                 stkd[sp] = d1
                 sp += 1
+        return 0
 
-    cdef void _knn_one(self, intp t, intp leaf, intp k, intp tid, bint tiebreak) noexcept nogil:
+    cdef int _knn_one(self, intp t, intp leaf, intp k, intp tid, bint tiebreak) except -1 nogil:
         """k nearest neighbours of point t (excluding t itself), bottom-up."""
         cdef intp filled = 0, node = leaf, sib
         self._scan_knn(leaf, t, k, tid, &filled, tiebreak)
         while node > 0:
             if filled == k and self._ball_inside(node, t, self.bd[tid, k - 1]):
-                return
+                return 0
             sib = node + 1 if (node & 1) else node - 1
             self._search_knn(sib, t, k, tid, &filled, tiebreak)
             node = (node - 1) >> 1
+        return 0
 
     def knn(self, intp k, groups=None, bint tiebreak=False, int n_threads=1):
         """Distance to the k-th nearest neighbour of every point.
@@ -470,9 +466,9 @@ cdef class KDTree:
         return out_eps, out_ext
 
     # ---------------------------------------------------------- counts
-    cdef inline int _relation(self, intp node, intp t, double r) noexcept nogil:
+    cdef inline int _relation(self, intp node, intp t, double r) except -1 nogil:
         """0: no point of node within r of point t; 2: all of them; 1: some
-        may be. Branch-free; the same monotone bounds as _min_dist/_max_dist."""
+        may be. Branch-free; the same monotone bounds as _min_dist."""
         cdef intp d
         cdef double q, a, b, near = 0.0, far = 0.0
         for d in range(self.dim):
@@ -487,7 +483,7 @@ cdef class KDTree:
             far = b if b > far else far
         return (near <= r) + (far <= r)
 
-    cdef intp _count_leaf(self, intp node, intp t, double r) noexcept nogil:
+    cdef intp _count_leaf(self, intp node, intp t, double r) except -1 nogil:
         cdef intp j, d, c = 0
         cdef double m, v
         for j in range(self.start[node], self.end[node]):
@@ -498,7 +494,7 @@ cdef class KDTree:
             c += m <= r
         return c
 
-    cdef intp _count_subtree(self, intp root, intp t, double r, intp tid) noexcept nogil:
+    cdef intp _count_subtree(self, intp root, intp t, double r, intp tid) except -1 nogil:
         """Points of the subtree at root within r of point t."""
         cdef intp stk[STACK_SIZE]
         cdef intp sp = 0, node, child, j, c = 0
@@ -526,7 +522,7 @@ cdef class KDTree:
                         sp += 1
         return c
 
-    cdef intp _count_one(self, intp t, intp leaf, double r, intp tid) noexcept nogil:
+    cdef intp _count_one(self, intp t, intp leaf, double r, intp tid) except -1 nogil:
         cdef intp c, node = leaf, sib
         if r < 0:
             return 0
@@ -578,7 +574,7 @@ cdef class KDTree:
 
 
 @cython.cdivision(True)
-cdef inline intp _count_sorted_one(const double[::1] xs, intp p, double r) noexcept nogil:
+cdef inline intp _count_sorted_one(const double[::1] xs, intp p, double r) except -1 nogil:
     """#{j : fabs(xs[p] - xs[j]) <= r} for ascending xs.
 
     fl(q - xs[j]) is monotone in j on the left of p and fl(xs[j] - q) on the
