@@ -4,6 +4,8 @@ from importlib.metadata import PackageNotFoundError, version
 from ._api import conditional_mutual_info, mutual_info
 from ._estimators import GMMMI, load_model
 from ._result import MIResult
+from ._matrix import MIGResult, MIMatrix, factor_entropy, mi_matrix, mig
+from ._plot import plot_bootstrap, plot_cv, plot_fit, plot_mi_matrix
 
 try:
     __version__ = version("fastmi")
@@ -11,3 +13,5 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = ["GMMMI", "MIResult", "conditional_mutual_info", "load_model", "mutual_info", "__version__"]
+__all__ += ["MIGResult", "MIMatrix", "factor_entropy", "mi_matrix", "mig", "plot_bootstrap", "plot_cv", "plot_fit",
+            "plot_mi_matrix"]

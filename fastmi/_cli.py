@@ -4,8 +4,10 @@ from __future__ import annotations
 import argparse
 import json
 import math
+import os
 import sys
 import time
+import warnings
 
 
 def _demo(args):
@@ -36,8 +38,273 @@ def _demo(args):
     return 0
 
 
+# --------------------------------------------------------------------------- estimate / matrix
+_GMM_ONLY = ("mc_samples", "n_components")
+_KNN_METHODS = ("ksg", "ksg2", "mixed")
+_RESERVED = {"rng", "unit", "n_jobs", "y_type", "method", "client", "progress", "executor", "x", "y", "z"}
+
+
+def _parse_set(items):
+    """``KEY=VALUE`` options for the estimator; VALUE is read as JSON when it parses."""
+    out = {}
+    for item in items or []:
+        key, sep, value = item.partition("=")
+        key = key.strip().replace("-", "_")
+        if not sep or not key.isidentifier():
+            raise ValueError(f"--set expects KEY=VALUE, got {item!r}")
+        if key in _RESERVED:
+            raise ValueError(f"--set {key}=... is not allowed; use the command's own option for {key!r}")
+        try:
+            out[key] = json.loads(value)
+        except json.JSONDecodeError:
+            out[key] = value
+    return out
+
+
+def _estimator_kwargs(args):
+    kw = {}
+    if args.n_bootstrap is not None:
+        kw["n_bootstrap"] = args.n_bootstrap
+    if args.mc_samples is not None:
+        kw["mc_samples"] = args.mc_samples
+    if args.n_components is not None:
+        value = args.n_components
+        if value != "auto":
+            try:
+                value = int(value)
+            except ValueError:
+                raise ValueError(f"--n-components must be 'auto' or an int, got {value!r}") from None
+        kw["n_components"] = value
+    if args.k is not None:
+        kw["k"] = args.k
+    kw.update(_parse_set(args.set))
+    if args.method != "gmm":
+        bad = [k for k in _GMM_ONLY if k in kw]
+        if bad:
+            raise ValueError(f"--{bad[0].replace('_', '-')} applies to --method gmm only, not {args.method!r}")
+    if "k" in kw and args.method not in _KNN_METHODS:
+        raise ValueError(f"--k applies to the nearest-neighbour methods {list(_KNN_METHODS)}, not {args.method!r}")
+    return kw
+
+
+def _check_matplotlib(paths):
+    if any(paths):
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise ImportError("plots need matplotlib: pip install 'fastmi[plot]'") from None
+
+
+def _save_figure(draw, path, figsize):
+    """Draw with ``draw(ax)`` on a pyplot-free figure and save it to ``path``."""
+    from matplotlib.figure import Figure
+
+    fig = Figure(figsize=figsize, dpi=100, layout="constrained")
+    draw(fig.add_subplot())
+    try:
+        fig.savefig(path)
+    except (ValueError, OSError) as exc:  # unknown image format, unwritable directory
+        raise ValueError(f"could not write the plot {path}: {exc}") from None
+    return path
+
+
+def _read_columns(args, option_values):
+    from ._io import read_table
+
+    table = read_table(args.file)
+    return table, [table.select(v, opt) if v is not None else None for opt, v in option_values]
+
+
+def _fmt(v, digits=4):
+    return "nan" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}g}"
+
+
+def _estimate(args):
+    import fastmi
+
+    kw = _estimator_kwargs(args)
+    if args.method != "gmm" and (args.plot_fit or args.plot_cv):
+        raise ValueError("--plot-fit and --plot-cv draw GMM-MI fits; use them with --method gmm")
+    if args.y_type == "categorical" and args.plot_fit:
+        raise ValueError("--plot-fit draws the joint mixture of continuous x and y; not with --y-type categorical")
+    _check_matplotlib([args.plot_fit, args.plot_bootstrap, args.plot_cv])
+    table, (xs, ys) = _read_columns(args, [("--x", args.x), ("--y", args.y)])
+    both = [c for c in xs if c in ys]
+    if both:
+        raise ValueError(f"column(s) {both} are in both --x and --y")
+    x = table.numeric(xs)
+    if args.y_type == "categorical":
+        if len(ys) != 1:
+            raise ValueError(f"--y-type categorical takes one label column, got {len(ys)}: {ys}")
+        y = table.labels(ys)
+    else:
+        y = table.numeric(ys)
+    common = dict(rng=args.seed, unit=args.unit, n_jobs=args.n_jobs)
+    est = None
+    if args.method == "gmm":
+        est = fastmi.GMMMI(y_type=args.y_type, **common, **kw).fit(x, y)
+        r = est.estimate()
+    else:
+        r = fastmi.mutual_info(x, y, method=args.method, y_type=args.y_type, **common, **kw)
+    if args.plot_bootstrap:
+        if r.samples.size < 2:
+            raise ValueError("--plot-bootstrap needs replicates: use --n-bootstrap 2 or more")
+        _save_figure(lambda ax: fastmi.plot_bootstrap(r, ax=ax, level=args.level), args.plot_bootstrap, (6.0, 4.0))
+    if args.plot_cv:
+        _save_figure(lambda ax: fastmi.plot_cv(est, ax=ax), args.plot_cv, (6.0, 4.0))
+    if args.plot_fit:
+        names = (xs[0], ys[0]) if len(xs) == 1 and len(ys) == 1 else None
+        _save_figure(lambda ax: fastmi.plot_fit(est, x, y, ax=ax, labels=names), args.plot_fit, (6.0, 5.0))
+    if args.json:
+        out = {"file": args.file, "x": xs, "y": ys, "n_samples": int(x.shape[0])}
+        out.update(r.to_dict())
+        print(json.dumps(out))
+        return 0
+    label = f"I({','.join(xs)}; {','.join(ys)})"
+    print(f"{label} = {r.mi:.6g} ± {_fmt(r.std, 3)} {r.unit}")
+    if r.samples.size >= 2:
+        lo, hi = r.ci(args.level)
+        print(f"  {100 * args.level:g}% interval [{lo:.4g}, {hi:.4g}] from {r.samples.size} replicates")
+    extra = f", K = {r.n_components} components" if r.n_components is not None else ""
+    print(f"  method {r.method}{extra}, N = {x.shape[0]} samples ({os.path.basename(args.file)})")
+    return 0
+
+
+def _dask_client(args):
+    """(client, closer) for --scheduler / --scheduler-file, or (None, no-op)."""
+    if not args.scheduler and not args.scheduler_file:
+        return None, lambda: None
+    try:
+        from distributed import Client, LocalCluster
+    except ImportError:
+        raise ImportError("--scheduler needs dask.distributed: pip install 'fastmi[dask]'") from None
+    try:
+        if args.scheduler_file:
+            client = Client(scheduler_file=args.scheduler_file, timeout="30s")
+            return client, client.close
+        addr = args.scheduler
+        if addr == "local" or addr.startswith("local:"):
+            n = addr.partition(":")[2]
+            if n and not n.isdigit():
+                raise ValueError(f"--scheduler local:N needs an integer N, got {addr!r}")
+            cluster = LocalCluster(n_workers=int(n) if n else None, threads_per_worker=1, dashboard_address=None)
+            client = Client(cluster)
+
+            def close():
+                client.close()
+                cluster.close()
+
+            return client, close
+        client = Client(addr, timeout="30s")
+        return client, client.close
+    except (OSError, TimeoutError) as exc:
+        where = args.scheduler_file or args.scheduler
+        raise ValueError(f"could not connect to the Dask scheduler {where}: {exc}") from None
+
+
+def _matrix_table(m):
+    cells = [[("·" if math.isnan(v) else f"{v:.3f}±{s:.3f}" if not math.isnan(s) else f"{v:.3f}")
+              for v, s in zip(rv, rs)] for rv, rs in zip(m.values, m.stds)]
+    w0 = max(len(n) for n in m.row_names)
+    widths = [max(len(c), *(len(row[j]) for row in cells)) for j, c in enumerate(m.col_names)]
+    lines = [" " * w0 + "  " + "  ".join(c.rjust(w) for c, w in zip(m.col_names, widths))]
+    for name, row in zip(m.row_names, cells):
+        lines.append(name.ljust(w0) + "  " + "  ".join(c.rjust(w) for c, w in zip(row, widths)))
+    return "\n".join(lines)
+
+
+def _matrix(args):
+    import fastmi
+
+    kw = _estimator_kwargs(args)
+    out_ext = os.path.splitext(args.out)[1].lower() if args.out else None
+    if args.out and out_ext not in (".csv", ".json"):
+        raise ValueError(f"--out must end in .csv or .json, got {args.out!r}")
+    if args.scheduler and args.scheduler_file:
+        raise ValueError("give --scheduler or --scheduler-file, not both")
+    _check_matplotlib([args.plot])
+    table, (as_, bs) = _read_columns(args, [("--a", args.a), ("--b", args.b)])
+    if args.y_type == "categorical" and bs is None:
+        raise ValueError("--y-type categorical needs --b (the label columns)")
+    A = table.numeric(as_)
+    B = None if bs is None else (table.labels(bs) if args.y_type == "categorical" else table.numeric(bs))
+    client, close = _dask_client(args)
+    try:
+        m = fastmi.mi_matrix(A, B, method=args.method, y_type=args.y_type, rng=args.seed, unit=args.unit,
+                             n_jobs=args.n_jobs, client=client, progress=args.progress, executor=args.executor,
+                             a_names=as_, b_names=bs, **kw)
+    finally:
+        close()
+    summary = {}
+    if bs is not None:
+        summary["most_informative"] = m.most_informative()
+        if len(as_) >= 2:
+            summary["mig"] = fastmi.mig(m, B, bins=args.bins).to_dict()
+    if args.out:
+        if out_ext == ".json":
+            with open(args.out, "w") as f:
+                f.write(json.dumps({**m.to_dict(), **summary}))
+        else:
+            m.to_csv(args.out)
+    if args.plot:
+        p, q = m.shape
+        _save_figure(lambda ax: fastmi.plot_mi_matrix(m, ax=ax), args.plot, (2.0 + 0.9 * q, 1.4 + 0.6 * p))
+    if args.json:
+        print(json.dumps({**m.to_dict(), **summary}))
+        return 0
+    reps = {r.samples.size for r in m.results.flat if r is not None}
+    rep = f", {max(reps)} replicates per entry" if reps and max(reps) else ""
+    print(f"MI matrix ({m.method}, {m.unit}), {m.shape[0]} x {m.shape[1]}{rep}, N = {A.shape[0]} "
+          f"({os.path.basename(args.file)}, {m.diagnostics['seconds']:.1f} s)")
+    print(_matrix_table(m))
+    if "most_informative" in summary:
+        print("\nmost informative --b column for each --a column:")
+        for rec in summary["most_informative"]:
+            if rec["col"] is None:
+                continue
+            tail = (f"   (runner-up {rec['runner_up']}: {rec['runner_up_mi']:.4g}; gap {rec['gap']:.4g} ± "
+                    f"{_fmt(rec['gap_std'], 2)})" if rec["runner_up"] is not None else "")
+            print(f"  {rec['row']} -> {rec['col']}: {rec['mi']:.4g} ± {_fmt(rec['std'], 2)}{tail}")
+    if "mig" in summary:
+        g = summary["mig"]
+        print(f"\nMIG = {g['mig']:.4f} ± {_fmt(g['std'], 2)}   (gap / H(factor); H: plug-in entropy of discrete "
+              f"factors, {args.bins}-bin histogram of continuous ones)")
+        for name, gap, top, sec in zip(g["factors"], g["gaps"], g["top"], g["second"]):
+            print(f"  {name}: gap {gap:.3f} ({top} vs {sec})")
+    if args.out:
+        print(f"\ntable written to {args.out}")
+    if args.plot:
+        print(f"heatmap written to {args.plot}")
+    return 0
+
+
+def _add_estimator_options(p, *, default_method="gmm"):
+    from ._api import _MI_METHODS
+
+    p.add_argument("--method", default=default_method, choices=sorted(_MI_METHODS),
+                   help="estimator (default gmm: GMM-MI)")
+    p.add_argument("--y-type", default="continuous", choices=["continuous", "categorical"],
+                   help="categorical: the y/b columns are class labels (methods gmm, ksg)")
+    p.add_argument("--n-bootstrap", type=int, default=None, metavar="N",
+                   help="bootstrap/subsample replicates for the error bar (default: the method's: 50 for gmm, "
+                        "0 for the others)")
+    p.add_argument("--mc-samples", type=int, default=None, metavar="N",
+                   help="Monte-Carlo samples per MI integral (gmm; default 100000)")
+    p.add_argument("--n-components", default=None, metavar="K",
+                   help="mixture components: 'auto' (cross-validated, the default) or an int (gmm)")
+    p.add_argument("--k", type=int, default=None, help="neighbours (ksg, ksg2, mixed; default 3)")
+    p.add_argument("--unit", default="nat", choices=["nat", "bit"], help="unit of the result (default nat)")
+    p.add_argument("--seed", type=int, default=0, help="random seed (default 0: reruns give the same numbers)")
+    p.add_argument("--n-jobs", type=int, default=None, metavar="N", help="threads (default: all cores)")
+    p.add_argument("--set", action="append", metavar="KEY=VALUE",
+                   help="any other estimator parameter, VALUE read as JSON (e.g. --set init=random_resp "
+                        "--set tol=1e-6); repeatable")
+    p.add_argument("--json", action="store_true", help="print the result as JSON")
+
+
 def build_parser():
     parser = argparse.ArgumentParser(prog="fastmi", description="Fast mutual-information estimators.")
+    parser.add_argument("--traceback", action="store_true", help="show the full traceback of an error")
     sub = parser.add_subparsers(dest="command", required=True)
     demo = sub.add_parser("demo", help="estimate MI on a built-in data set with a known answer")
     demo.add_argument("--n", type=int, default=10_000, help="number of samples (default 10000)")
@@ -46,16 +313,80 @@ def build_parser():
     demo.add_argument("--n-jobs", type=int, default=None, help="threads (default: all cores)")
     demo.add_argument("--json", action="store_true", help="print the result as JSON")
     demo.set_defaults(func=_demo)
+
+    formats = "FILE: CSV/TSV (header row optional), NPY, NPZ or Parquet (with pyarrow)."
+    cols = ("COLS: comma-separated column names, 0-based indices, index slices (0:4) or patterns (z*); "
+            "in an NPZ file a 2-D array's name selects all its columns.")
+    est = sub.add_parser("estimate", help="estimate I(X; Y) between columns of a data file",
+                         description="Estimate the mutual information between the --x and --y columns of FILE, "
+                                     "with its bootstrap error bar. " + formats + " " + cols)
+    est.add_argument("file", metavar="FILE", help="data file")
+    est.add_argument("--x", required=True, metavar="COLS", help="columns of X")
+    est.add_argument("--y", required=True, metavar="COLS", help="columns of Y")
+    _add_estimator_options(est)
+    est.add_argument("--level", type=float, default=0.95, help="confidence level of the interval (default 0.95)")
+    est.add_argument("--plot-fit", metavar="PNG", help="save the fitted mixture over the data (gmm, 2-D view)")
+    est.add_argument("--plot-bootstrap", metavar="PNG", help="save the bootstrap distribution")
+    est.add_argument("--plot-cv", metavar="PNG", help="save the cross-validation score against K (gmm)")
+    est.set_defaults(func=_estimate)
+
+    mat = sub.add_parser("matrix", help="MI between every pair of columns, with error bars (local or Dask)",
+                         description="MI between every --a column and every --b column of FILE (or between all "
+                                     "pairs of --a columns without --b), each with its error bar; with --b, also "
+                                     "the most informative --b column for each --a column and the Mutual "
+                                     "Information Gap. " + formats + " " + cols)
+    mat.add_argument("file", metavar="FILE", help="data file")
+    mat.add_argument("--a", required=True, metavar="COLS", help="row variables (e.g. latents)")
+    mat.add_argument("--b", metavar="COLS", help="column variables (e.g. physical parameters); default: all pairs "
+                                                 "of --a")
+    _add_estimator_options(mat)
+    mat.add_argument("--out", metavar="PATH", help="write the table: .csv (one row per pair: a, b, mi, std, ci_low, "
+                                                   "ci_high, n_replicates) or .json (everything)")
+    mat.add_argument("--plot", metavar="PNG", help="save the heatmap with ± annotations")
+    mat.add_argument("--scheduler", metavar="ADDRESS",
+                     help="run on a Dask cluster: a scheduler address (tcp://host:8786), or 'local[:N]' for a "
+                          "LocalCluster of N single-thread workers; --n-jobs is then the threads per task (default 1)")
+    mat.add_argument("--scheduler-file", metavar="PATH", help="connect to the Dask scheduler described by this "
+                                                              "file (dask-mpi, dask-jobqueue set-ups)")
+    mat.add_argument("--executor", default="threads", choices=["threads", "processes"],
+                     help="local workers without a scheduler (default threads)")
+    mat.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
+                     help="progress bar (default: only in a terminal; needs tqdm)")
+    mat.add_argument("--bins", type=int, default=20,
+                     help="histogram bins for the entropy of a continuous --b column in the MIG (default 20)")
+    mat.set_defaults(func=_matrix)
     return parser
+
+
+def _one_line(exc):
+    msg = exc.args[0] if isinstance(exc, KeyError) and exc.args else exc
+    return " ".join(str(msg).split())
+
+
+def _show_warning(message, category, filename, lineno, file=None, line=None):
+    print(f"fastmi: warning: {category.__name__}: {_one_line(message)}", file=sys.stderr)
 
 
 def main(argv=None):
     args = build_parser().parse_args(argv)
-    try:
-        return args.func(args)
-    except ValueError as exc:
-        print(f"fastmi: error: {exc}", file=sys.stderr)
-        return 2
+    with warnings.catch_warnings():
+        warnings.showwarning = _show_warning
+        try:
+            return args.func(args)
+        except (ValueError, KeyError, FileNotFoundError, IsADirectoryError, PermissionError, ImportError) as exc:
+            if args.traceback:
+                raise
+            print(f"fastmi: error: {_one_line(exc)}", file=sys.stderr)
+            return 2
+        except KeyboardInterrupt:
+            print("fastmi: interrupted", file=sys.stderr)
+            return 130
+        except Exception as exc:
+            if args.traceback:
+                raise
+            print(f"fastmi: error: unexpected {type(exc).__name__}: {_one_line(exc)} (rerun with --traceback "
+                  "for details)", file=sys.stderr)
+            return 1
 
 
 if __name__ == "__main__":  # pragma: no cover
