@@ -22,8 +22,11 @@ import numpy as np
 
 ctypedef Py_ssize_t intp
 
+cdef intp ONE = 1      # shifts on intp, not on C int
+
 cdef enum:
-    # depth-first stacks hold at most two entries per tree level
+    # depth-first stacks hold at most two entries per tree level, and a tree
+    # over fewer than 2**63 points has fewer than 64 levels
     STACK_SIZE = 160
     # scratch rows are padded to whole cache lines (8 doubles / intps)
     PAD = 8
@@ -78,7 +81,8 @@ cdef class KDTree:
     cdef intp[::1] end
     cdef double[:, ::1] lo
     cdef double[:, ::1] hi
-    # per-thread scratch: k best distances / tree positions, DFS stacks
+    # per-thread scratch of k-NN queries: the k best distances and tree
+    # positions found so far, kept sorted (rows padded to cache lines)
     cdef double[:, ::1] bd
     cdef intp[:, ::1] bi
 
@@ -91,11 +95,11 @@ cdef class KDTree:
             raise ValueError("leafsize must be >= 2")
         if n_threads < 1:
             raise ValueError("n_threads must be >= 1")
-        while (n + (1 << levels) - 1) >> levels > leafsize:
+        while (n + (ONE << levels) - 1) >> levels > leafsize:
             levels += 1
         self.n, self.dim, self.levels, self.leafsize = n, dim, levels, leafsize
-        self.n_nodes = (2 << levels) - 1
-        self.first_leaf = (1 << levels) - 1
+        self.n_nodes = (ONE << (levels + 1)) - 1
+        self.first_leaf = (ONE << levels) - 1
         self.data = np.array(X, dtype=np.float64, order="C", copy=True)
         self.perm = np.arange(n, dtype=np.intp)
         self.start = np.zeros(self.n_nodes, dtype=np.intp)
@@ -107,14 +111,14 @@ cdef class KDTree:
         # split the top levels serially until there is a subtree per thread
         # (a few to balance), then build those subtrees in one parallel loop
         if nt > 1:
-            while top < levels and (1 << top) < 4 * nt:
+            while top < levels and (ONE << top) < 4 * nt:
                 top += 1
         with nogil:
             for level in range(top):
-                for node in range((1 << level) - 1, (2 << level) - 1):
+                for node in range((ONE << level) - 1, (ONE << (level + 1)) - 1):
                     self._build_node(node, True)
-            a = (1 << top) - 1
-            b = (2 << top) - 1
+            a = (ONE << top) - 1
+            b = (ONE << (top + 1)) - 1
             for node in prange(a, b, num_threads=nt, schedule="dynamic", chunksize=1):
                 self._build_subtree(node, top)
 
@@ -494,7 +498,7 @@ cdef class KDTree:
             c += m <= r
         return c
 
-    cdef intp _count_subtree(self, intp root, intp t, double r, intp tid) except -1 nogil:
+    cdef intp _count_subtree(self, intp root, intp t, double r) except -1 nogil:
         """Points of the subtree at root within r of point t."""
         cdef intp stk[STACK_SIZE]
         cdef intp sp = 0, node, child, j, c = 0
@@ -522,16 +526,16 @@ cdef class KDTree:
                         sp += 1
         return c
 
-    cdef intp _count_one(self, intp t, intp leaf, double r, intp tid) except -1 nogil:
+    cdef intp _count_one(self, intp t, intp leaf, double r) except -1 nogil:
         cdef intp c, node = leaf, sib
         if r < 0:
             return 0
-        c = self._count_subtree(leaf, t, r, tid)
+        c = self._count_subtree(leaf, t, r)
         while node > 0:
             if self._ball_inside(node, t, r):
                 break
             sib = node + 1 if (node & 1) else node - 1
-            c += self._count_subtree(sib, t, r, tid)
+            c += self._count_subtree(sib, t, r)
             node = (node - 1) >> 1
         return c
 
@@ -550,7 +554,7 @@ cdef class KDTree:
         -------
         ndarray of shape (n,), intp, by original row
         """
-        cdef intp n = self.n, li, leaf, t, n_leaves, tid
+        cdef intp n = self.n, li, leaf, t, n_leaves
         cdef int nt
         if radius.shape[0] != n:
             raise ValueError(f"radius must have {n} entries, got {radius.shape[0]}")
@@ -564,10 +568,9 @@ cdef class KDTree:
         n_leaves = self.n_nodes - self.first_leaf
         with nogil:
             for li in prange(n_leaves, num_threads=nt, schedule="dynamic", chunksize=64):
-                tid = threadid()
                 leaf = self.first_leaf + li
                 for t in range(self.start[leaf], self.end[leaf]):
-                    cnt[t] = self._count_one(t, leaf, rad[t], tid)
+                    cnt[t] = self._count_one(t, leaf, rad[t])
         out = np.empty(n, dtype=np.intp)
         out[perm] = tree_cnt
         return out
