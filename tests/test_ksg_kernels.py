@@ -239,10 +239,44 @@ def test_cmi_counts(rng, dims, k, ties):
         np.testing.assert_array_equal(g, r)
 
 
+# ----------------------------------------------------------------- parallel paths
+# Small inputs run serially; these sizes take the multi-threaded build and
+# query loops (>= 8192 points per thread). Too large for the O(n^2)
+# references, so SciPy's exact max-norm cKDTree is the reference instead.
+@pytest.mark.parametrize("d", [1, 2, 4])
+def test_parallel_tree_matches_ckdtree(rng, d):
+    from scipy.spatial import cKDTree
+
+    n = 40_000
+    a = rng.standard_normal((n, d))
+    a[: n // 10] = np.round(a[: n // 10], 1)   # some ties too
+    serial = KDTree(a, 8, 1)
+    parallel = KDTree(a, 8, 4)
+    np.testing.assert_array_equal(serial.indices, parallel.indices)   # same tree
+    ref = cKDTree(a)
+    for k in (1, 3, 10):
+        eps, _ = parallel.knn(k, n_threads=4)
+        np.testing.assert_array_equal(eps, ref.query(a, k=k + 1, p=np.inf)[0][:, -1])
+        np.testing.assert_array_equal(eps, serial.knn(k, n_threads=1)[0])
+    radius = np.nextafter(eps, 0)
+    expected = ref.query_ball_point(a, radius, p=np.inf, return_length=True)
+    np.testing.assert_array_equal(parallel.count(radius, 4), expected)
+    np.testing.assert_array_equal(serial.count(radius, 1), expected)
+    if d == 1:
+        order = np.argsort(a[:, 0])
+        xs = np.ascontiguousarray(a[order, 0])
+        np.testing.assert_array_equal(count_sorted(xs, order, radius, 4), expected)
+
+
 def test_counts_do_not_depend_on_threads(rng):
-    x = rng.standard_normal((3000, 2))
-    y = x[:, :1] + rng.standard_normal((3000, 1))
-    one = _ksg._ksg_counts(x, y, 3, 2, n_threads=1)
-    many = _ksg._ksg_counts(x, y, 3, 2, n_threads=4)
-    for a, b in zip(one, many):
-        np.testing.assert_array_equal(a, b)
+    n = 40_000
+    x = rng.standard_normal((n, 2))
+    y = x[:, :1] + rng.standard_normal((n, 1))
+    z = np.round(rng.standard_normal((n, 1)), 2)
+    for f in (lambda j: _ksg._ksg_counts(x, y, 3, 1, n_threads=j),
+              lambda j: _ksg._ksg_counts(x, y, 3, 2, n_threads=j),
+              lambda j: _ksg._mixed_counts(np.round(x, 1), y, 3, n_threads=j),
+              lambda j: _ksg._cmi_counts(x, y, z, 3, n_threads=j)):
+        one, many = f(1), f(4)
+        for a, b in zip(one, many):
+            np.testing.assert_array_equal(a, b)
