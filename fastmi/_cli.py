@@ -315,8 +315,9 @@ def build_parser():
     demo.set_defaults(func=_demo)
 
     formats = "FILE: CSV/TSV (header row optional), NPY, NPZ or Parquet (with pyarrow)."
-    cols = ("COLS: comma-separated column names, 0-based indices, index slices (0:4) or patterns (z*); "
-            "in an NPZ file a 2-D array's name selects all its columns.")
+    cols = ("COLS: comma-separated column names, 0-based indices, index slices (0:4, end excluded), name "
+            "ranges (z0:z9, both ends included) or patterns (z*); in an NPZ file a 2-D array's name selects all "
+            "its columns.")
     est = sub.add_parser("estimate", help="estimate I(X; Y) between columns of a data file",
                          description="Estimate the mutual information between the --x and --y columns of FILE, "
                                      "with its bootstrap error bar. " + formats + " " + cols)

@@ -46,8 +46,9 @@ class Table:
     # ---------------------------------------------------------------- selecting columns
     def select(self, spec, option="--cols"):
         """Column names for a selection ``spec``: comma-separated tokens, each a column
-        name, a group name, a glob pattern (``z*``), a 0-based index (``3``, ``-1``) or a
-        slice of indices (``0:4``). Names are matched before indices."""
+        name, a group name, a glob pattern (``z*``), a 0-based index (``3``, ``-1``), a
+        slice of indices (``0:4``, end excluded) or a range of names (``z0:z9``, both
+        ends included). Names are matched before indices."""
         if spec is None or not str(spec).strip():
             raise ValueError(f"{option} is empty; give column names or indices, e.g. {option} a,b")
         out = []
@@ -81,6 +82,15 @@ class Table:
                 return [self.names[k]]
             raise ValueError(f"column index {k} ({option}) is out of range: {self.label} has "
                              f"{len(self.names)} columns")
+        start, sep, stop = token.partition(":")
+        if sep and (start in self._columns or not start) and (stop in self._columns or not stop) \
+                and (start or stop):  # a range of names, both ends included (like pandas .loc)
+            i0 = self.names.index(start) if start else 0
+            i1 = self.names.index(stop) if stop else len(self.names) - 1
+            hits = self.names[i0:i1 + 1]
+            if not hits:
+                raise ValueError(f"column range {token!r} ({option}) selects no column of {self.label}")
+            return hits
         m = _SLICE.match(token)
         if m:
             lo = int(m.group(1)) if m.group(1) else None
