@@ -92,8 +92,10 @@ class GMMMI:
     acts in standard units. Each bootstrap replicate draws its resampling indices from
     its own child of one ``SeedSequence``. The MC integrals of all replicates use common
     random numbers (one set of normal and uniform draws mapped through each fitted
-    mixture), so MC noise shifts all replicates alike instead of widening their spread;
-    its size is reported per replicate in ``diagnostics['mc_stderr']``.
+    mixture) and the moment-matched Gaussian as a control variate (exact for K = 1).
+    Common draws shift all replicates alike rather than widening their spread, so the
+    reported ``std`` adds the mean MC standard error to the replicates' standard deviation
+    in quadrature; both parts are in ``diagnostics`` ('bootstrap_std', 'mc_shared_error').
     For the categorical variant the bootstrap resamples rows, so the class proportions
     vary between replicates like they would between data sets; each replicate uses its
     own empirical prior.
@@ -376,11 +378,15 @@ class GMMMI:
                                                        f"max_iter={self.max_iter} iterations"))
         self._emit_warnings()
         self.bootstrap_params_ = tuple(a[out.ok] if a.ndim and a.shape[0] == B else a for a in out.params)
-        return self._result(out.values[out.ok], None, diag)
+        values = out.values[out.ok]
+        shared = float(np.mean(out.stderr[out.ok]))
+        diag["bootstrap_std"] = float(values.std(ddof=1)) if values.size > 1 else math.nan
+        diag["mc_shared_error"] = shared
+        return self._result(values, None, diag, shared)
 
-    def _result(self, values, point, diag):
+    def _result(self, values, point, diag, shared_error=0.0):
         method = "gmm-cmi" if "z" in self.dims_ else ("gmm-categorical" if self.y_type == "categorical" else "gmm")
-        return MIResult.from_replicates(values, point=point, unit=self.unit, method=method,
+        return MIResult.from_replicates(values, point=point, unit=self.unit, method=method, shared_error=shared_error,
                                         n_components=self.n_components_, diagnostics=diag)
 
     def fit_estimate(self, x, y, z=None):
@@ -398,10 +404,10 @@ class GMMMI:
         return W, self.loc_ + M * s, C * s[None, None, :, None] * s[None, None, None, :]
 
     def _mc_over_models(self, terms, key):
-        values, _ = mc_log_ratio(*self._models_in_units(), terms, self._draws(key))
+        values, stderr = mc_log_ratio(*self._models_in_units(), terms, self._draws(key))
         if len(values) == 1:
             return MIResult.from_replicates([], point=values[0], unit=self.unit, method="gmm")
-        return MIResult.from_replicates(values, unit=self.unit, method="gmm")
+        return MIResult.from_replicates(values, unit=self.unit, method="gmm", shared_error=float(np.mean(stderr)))
 
     def entropy(self):
         """Differential entropies of the fitted marginals, in the input's units.

@@ -13,6 +13,7 @@ import numpy as np
 
 from ._kernels._em import EM_OK, _em_fit, _mean_log_likelihood
 from ._kernels._linalg import _precision_cholesky
+from ._xp_gmm import control_variate_estimate, gaussian_term_expectation, moment_match
 from ._kernels._bootstrap import _em_fit_batch, _mc_categorical_batch, _mc_log_ratio_batch
 
 INITS = ("kmeans++", "random_resp", "kmeans", "random", "minmax")
@@ -339,15 +340,21 @@ def mc_log_ratio(weights, means, covariances, terms, draws):
 
     ``terms`` is a list of ``(coef, eval_cols, param_cols)``: p_t is mixture b's marginal
     over ``param_cols``, evaluated at the columns ``eval_cols`` of the sampled point (equal
-    for MI and entropies; different for KL between marginals). Returns (estimates, standard
-    errors), arrays of shape (B,) in nats; NaN for a mixture with a non-SPD covariance.
+    for MI and entropies; different for KL between marginals). The same sum for the
+    moment-matched Gaussian, whose expectation is known in closed form, serves as a control
+    variate; for a single component it is the exact answer and no sampling is done.
+    Returns (estimates, standard errors), arrays of shape (B,) in nats; NaN for a mixture
+    with a non-SPD covariance.
     """
+    g_mean, g_cov = moment_match(np, weights, means, covariances)
+    expected = gaussian_term_expectation(np, g_mean, g_cov, terms)
+    if weights.shape[1] == 1:
+        return expected, np.zeros_like(expected)
     cols = _term_arrays(terms)
-    total = np.zeros(weights.shape[0])
-    total_sq = np.zeros(weights.shape[0])
+    sums = np.zeros((weights.shape[0], 5))
     for z, u in draws:
-        _mc_log_ratio_batch(z, u, weights, means, covariances, *cols, total, total_sq)
-    return _mean_and_stderr(total, total_sq, draws.n_samples)
+        _mc_log_ratio_batch(z, u, weights, means, covariances, *cols, sums)
+    return control_variate_estimate(np, sums, expected, draws.n_samples)
 
 
 def mc_categorical_mi(weights_within, prior, means, covariances, comp_class, draws):

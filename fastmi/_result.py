@@ -19,7 +19,8 @@ class MIResult:
     mi : float
         The estimate (mean of the bootstrap replicates when there are any).
     std : float
-        Standard deviation (ddof=1) of the replicates; NaN without replicates.
+        Standard deviation (ddof=1) of the replicates, combined in quadrature with any error
+        they share (see ``from_replicates``); NaN without replicates.
     samples : ndarray of shape (n_replicates,)
         The replicates themselves (empty when no bootstrap was run).
     unit : {'nat', 'bit'}
@@ -47,13 +48,18 @@ class MIResult:
         self.std = float(self.std)
 
     @classmethod
-    def from_replicates(cls, values, *, point=None, unit="nat", **kwargs):
-        """Build a result from replicates given in nats; ``point`` is used without replicates."""
+    def from_replicates(cls, values, *, point=None, unit="nat", shared_error=0.0, **kwargs):
+        """Build a result from replicates given in nats; ``point`` is used without replicates.
+
+        ``shared_error`` is an error common to every replicate (such as the Monte-Carlo error
+        of integrals over common random numbers): the spread of the replicates cannot show
+        it, so it is added to their standard deviation in quadrature.
+        """
         values = np.asarray(values, dtype=np.float64).ravel()
         scale = 1.0 / _LN2 if unit == "bit" else 1.0
         if values.size:
             mi = float(values.mean())
-            std = float(values.std(ddof=1)) if values.size > 1 else math.nan
+            std = math.hypot(float(values.std(ddof=1)), shared_error) if values.size > 1 else math.nan
         else:
             mi, std = float(point), math.nan
         return cls(mi=mi * scale, std=std * scale, samples=values * scale, unit=unit, **kwargs)

@@ -104,26 +104,68 @@ def _marginal_logpdf(xp, pts, weights, means, covariances, cols_eval, cols_param
     return logsumexp(xp, lp, axis=2)
 
 
+def moment_match(xp, weights, means, covariances):
+    """Mean (B, D) and covariance (B, D, D) of each stacked mixture."""
+    mean = xp.einsum("bk,bkd->bd", weights, means)
+    dev = means - mean[:, None, :]
+    cov = xp.einsum("bk,bkde->bde", weights, covariances + dev[:, :, :, None] * dev[:, :, None, :])
+    return mean, cov
+
+
+def gaussian_term_expectation(xp, mean, cov, terms):
+    """E[sum_t coef_t log N(x[eval_t]; mean[param_t], cov[param_t, param_t])] for x with the
+    given mean and covariance (any law: the log density of a Gaussian is quadratic)."""
+    out = xp.zeros(mean.shape[0])
+    for coef, e, p in terms:
+        e, p = list(e), list(p)
+        S = cov[:, p][:, :, p]
+        S_inv = xp.linalg.inv(S)
+        logdet = 2.0 * xp.sum(xp.log(xp.diagonal(xp.linalg.cholesky(S), axis1=-2, axis2=-1)), axis=-1)
+        trace = xp.einsum("bij,bji->b", S_inv, cov[:, e][:, :, e])
+        dm = mean[:, e] - mean[:, p]
+        quad = xp.einsum("bi,bij,bj->b", dm, S_inv, dm)
+        out = out - 0.5 * coef * (len(p) * LOG_2PI + logdet + trace + quad)
+    return out
+
+
+def control_variate_estimate(xp, sums, expected, m):
+    """Estimate and standard error of E[f] from sums [f, f^2, g, g^2, f g] over m draws, with
+    the control variate g of known expectation ``expected`` and the optimal coefficient."""
+    mf, mg = sums[:, 0] / m, sums[:, 2] / m
+    var_f = sums[:, 1] / m - mf * mf
+    var_g = sums[:, 3] / m - mg * mg
+    cov_fg = sums[:, 4] / m - mf * mg
+    usable = var_g > 1e-12 * xp.maximum(var_f, 1e-300)
+    beta = xp.where(usable, cov_fg / xp.where(usable, var_g, 1.0), 0.0)
+    est = mf - beta * (mg - expected)
+    resid = xp.maximum(var_f - beta * cov_fg, 0.0)
+    return est, xp.sqrt(resid / m)
+
+
 def mc_log_ratio(xp, weights, means, covariances, terms, draws, chunk=1 << 14):
     """Batched MC of sum_t coef_t log p_t(x[eval_cols]) (see ``fastmi._gmm.mc_log_ratio``)."""
-    L, _, _ = precision_factors(xp, covariances)
+    g_mean, g_cov = moment_match(xp, weights, means, covariances)
+    expected = gaussian_term_expectation(xp, g_mean, g_cov, terms)
     B = weights.shape[0]
-    total = xp.zeros(B)
-    total_sq = xp.zeros(B)
-    n = 0
+    if weights.shape[1] == 1:
+        return expected, xp.zeros(B)
+    L, _, _ = precision_factors(xp, covariances)
+    ones = xp.ones((B, 1))
+    sums = xp.zeros((B, 5))
     for z_host, u_host in draws:
         for s in range(0, z_host.shape[0], chunk):
             z = xp.asarray(z_host[s:s + chunk])
             u = xp.asarray(u_host[s:s + chunk])
             pts = _draw(xp, z, u, weights, means, L)
             f = xp.zeros(pts.shape[:2])
+            g = xp.zeros(pts.shape[:2])
             for coef, e, p in terms:
-                f = f + coef * _marginal_logpdf(xp, pts, weights, means, covariances, list(e), list(p))
-            total = total + xp.sum(f, axis=1)
-            total_sq = total_sq + xp.sum(f * f, axis=1)
-            n += z.shape[0]
-    mean = total / n
-    return mean, xp.sqrt(xp.maximum(total_sq / n - mean * mean, 0.0) / n)
+                e, p = list(e), list(p)
+                f = f + coef * _marginal_logpdf(xp, pts, weights, means, covariances, e, p)
+                g = g + coef * _marginal_logpdf(xp, pts, ones, g_mean[:, None, :], g_cov[:, None], e, p)
+            sums = sums + xp.stack([xp.sum(f, 1), xp.sum(f * f, 1), xp.sum(g, 1), xp.sum(g * g, 1),
+                                    xp.sum(f * g, 1)], axis=1)
+    return control_variate_estimate(xp, sums, expected, draws.n_samples)
 
 
 def mc_categorical_mi(xp, weights_within, prior, means, covariances, comp_class, draws, chunk=1 << 14):

@@ -5,10 +5,12 @@ from numpy.testing import assert_allclose
 
 from fastmi._gmm import (EMSettings, MCDraws, Mixture, bootstrap_categorical, bootstrap_continuous, child_seed, fit_em,
                          initial_mixture, mc_categorical_mi, mc_log_ratio, mi_terms, stack, thread_map)
+from fastmi._gmm import _term_arrays
+from fastmi._kernels._bootstrap import _mc_log_ratio_batch
 from fastmi._kernels._em import _em_fit, _mean_log_likelihood
 from fastmi._kernels._linalg import _precision_cholesky
 
-from _reference import gaussian_mi, mixture_logpdf, numpy_em
+from _reference import gaussian_mi, mixture_logpdf, mixture_mi_reference, numpy_em
 
 
 def _data(rng, n, d):
@@ -85,6 +87,16 @@ def test_mean_log_likelihood_matches_scipy(rng):
     assert_allclose(_mean_log_likelihood(X, m.weights, m.means, m.covariances), ref, rtol=1e-12)
 
 
+def _plain_mc(mix, terms, draws):
+    """Mean and standard error of f alone, straight from the kernel's sums (no control variate)."""
+    sums = np.zeros((1, 5))
+    for z, u in draws:
+        _mc_log_ratio_batch(z, u, *stack([mix]), *_term_arrays(terms), sums)
+    m = draws.n_samples
+    mean = sums[0, 0] / m
+    return mean, np.sqrt((sums[0, 1] / m - mean**2) / m), sums[0]
+
+
 @pytest.mark.parametrize("dx,dy", [(1, 1), (2, 2), (1, 3)])
 def test_mc_single_gaussian_matches_closed_form(rng, dx, dy):
     D = dx + dy
@@ -92,16 +104,35 @@ def test_mc_single_gaussian_matches_closed_form(rng, dx, dy):
     cov = A @ A.T + 0.5 * np.eye(D)
     mix = Mixture(np.array([1.0]), rng.standard_normal((1, D)), cov[None])
     groups = (list(range(dx)), list(range(dx, D)))
-    (est,), (se,) = mc_log_ratio(*stack([mix]), mi_terms(groups), MCDraws(7, 200_000, D))
-    assert se > 0
-    assert abs(est - gaussian_mi(cov, dx)) < 4 * se
+    truth = gaussian_mi(cov, dx)
+    # the MC kernel itself, on a one-component mixture
+    est, se, sums = _plain_mc(mix, mi_terms(groups), MCDraws(7, 200_000, D))
+    assert se > 0 and abs(est - truth) < 4 * se
+    assert_allclose(sums[2], sums[0], rtol=1e-10)  # its control variate is f itself
+    # the public integrator short-cuts one component to the exact closed form
+    (exact,), (se0,) = mc_log_ratio(*stack([mix]), mi_terms(groups), MCDraws(7, 1000, D))
+    assert se0 == 0 and exact == pytest.approx(truth, rel=1e-12)
+
+
+def test_control_variate_agrees_with_plain_mc_and_shrinks_error():
+    mix = Mixture(np.array([0.6, 0.4]), np.array([[0.0, 0.0], [1.0, 0.5]]),
+                  np.array([[[1.0, 0.6], [0.6, 1.0]], [[0.8, 0.5], [0.5, 1.2]]]))
+    terms = mi_terms(([0], [1]))
+    draws = MCDraws(5, 200_000, 2)
+    plain, plain_se, _ = _plain_mc(mix, terms, draws)
+    (cv,), (cv_se,) = mc_log_ratio(*stack([mix]), terms, draws)
+    assert abs(cv - plain) < 4 * plain_se
+    assert cv_se < 0.5 * plain_se
+    # and both agree with an independent long MC
+    ref = mixture_mi_reference(mix.weights, mix.means, mix.covariances, 1, 2_000_000, np.random.default_rng(1))
+    assert abs(cv - ref) < 4 * cv_se + 4e-4
 
 
 def test_mc_mixture_matches_numpy_reference(rng):
     mix = Mixture(np.array([0.5, 0.3, 0.2]), np.array([[0.0, 0.0], [2.0, 1.0], [-1.0, 2.0]]),
                   np.array([[[1.0, 0.5], [0.5, 1.0]], [[0.5, -0.2], [-0.2, 0.8]], [[1.5, 0.0], [0.0, 0.3]]]))
     draws = MCDraws(3, 50_000, 2)
-    (est,), _ = mc_log_ratio(*stack([mix]), mi_terms(([0], [1])), draws)
+    est, _, _ = _plain_mc(mix, mi_terms(([0], [1])), draws)
     # the same points, evaluated by SciPy
     z, u = next(iter(draws))
     comp = np.searchsorted(np.cumsum(mix.weights), u, side="right").clip(max=2)

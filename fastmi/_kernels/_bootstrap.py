@@ -58,10 +58,28 @@ def _pack_terms(weights, means, covariances, param_cols, dims, log_w, t_means, t
 
 
 @numba.njit(nogil=True, cache=NUMBA_CACHE)
-def _mc_log_ratio_batch(z, u, weights, means, covariances, eval_cols, param_cols, dims, coef, total, total_sq):
-    """Add, for each mixture b, the sum and sum of squares over the draws (z, u) of
-    f(x) = sum_t coef_t log p_t(x[eval_cols_t]), where p_t is mixture b's marginal over
-    ``param_cols_t`` and x is drawn from mixture b. ``total[b]`` is NaN if b is not SPD.
+def _moment_match(weights, means, covariances, mean, cov):
+    """Mean and covariance of a Gaussian mixture (its moment-matched Gaussian)."""
+    K, D = means.shape
+    mean[:] = 0.0
+    cov[:, :] = 0.0
+    for k in range(K):
+        for a in range(D):
+            mean[a] += weights[k] * means[k, a]
+    for k in range(K):
+        for a in range(D):
+            da = means[k, a] - mean[a]
+            for c in range(D):
+                cov[a, c] += weights[k] * (covariances[k, a, c] + da * (means[k, c] - mean[c]))
+
+
+@numba.njit(nogil=True, cache=NUMBA_CACHE)
+def _mc_log_ratio_batch(z, u, weights, means, covariances, eval_cols, param_cols, dims, coef, sums):
+    """Add, for each mixture b, to ``sums[b]`` the moments [f, f^2, g, g^2, f g] summed over
+    the draws (z, u), where f(x) = sum_t coef_t log p_t(x[eval_cols_t]) with p_t mixture b's
+    marginal over ``param_cols_t``, g is the same sum for the moment-matched Gaussian of
+    mixture b (a control variate), and x is drawn from mixture b. ``sums[b, 0]`` is NaN
+    if b has a non-SPD covariance.
     """
     B, K, D = means.shape
     T, dmax = eval_cols.shape
@@ -73,20 +91,28 @@ def _mc_log_ratio_batch(z, u, weights, means, covariances, eval_cols, param_cols
     t_means = np.zeros((T * K, dmax))
     t_prec = np.zeros((T * K, dmax, dmax))
     t_log_det = np.empty(T * K)
+    g_mean = np.empty(D)
+    g_cov = np.empty((1, D, D))
+    g_w = np.ones(1)
+    cv_log_w = np.zeros(T)
+    cv_means = np.zeros((T, dmax))
+    cv_prec = np.zeros((T, dmax, dmax))
+    cv_log_det = np.empty(T)
     for b in range(B):
+        _moment_match(weights[b], means[b], covariances[b], g_mean, g_cov[0])
         if (_precision_cholesky(covariances[b], chol, prec, log_det) >= 0 or
                 not _pack_terms(weights[b], means[b], covariances[b], param_cols, dims, log_w, t_means, t_prec,
-                                t_log_det)):
-            total[b] = np.nan
+                                t_log_det) or
+                not _pack_terms(g_w, g_mean.reshape(1, D), g_cov, param_cols, dims, cv_log_w, cv_means, cv_prec,
+                                cv_log_det)):
+            sums[b, 0] = np.nan
             continue
         acc = 0.0
         for k in range(K):
             acc += weights[b, k]
             cum_w[k] = acc
-        s, s2 = _mc_log_ratio_moments(z, u, cum_w, means[b], chol, eval_cols, dims, coef, log_w, t_means,
-                                      t_prec, t_log_det)
-        total[b] += s
-        total_sq[b] += s2
+        _mc_log_ratio_moments(z, u, cum_w, means[b], chol, eval_cols, dims, coef, log_w, t_means, t_prec,
+                              t_log_det, cv_log_w, cv_means, cv_prec, cv_log_det, sums[b])
 
 
 @numba.njit(nogil=True, cache=NUMBA_CACHE)

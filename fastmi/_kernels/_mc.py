@@ -38,14 +38,18 @@ def _draw_block(z, u, i0, m, cum_weights, means, chol, pts, comp):
 
 @numba.njit(nogil=True, cache=NUMBA_CACHE)
 def _mc_log_ratio_moments(z, u, cum_weights, means, chol, term_cols, term_dims, term_coef,
-                          term_log_w, term_means, term_prec_chol, term_log_det):
-    """Sum and sum of squares over samples of  f(x) = sum_t coef_t * log p_t(x[cols_t]).
+                          term_log_w, term_means, term_prec_chol, term_log_det,
+                          cv_log_w, cv_means, cv_prec_chol, cv_log_det, sums):
+    """Moments over samples of  f(x) = sum_t coef_t log p_t(x[cols_t])  and of the control
+    variate g(x) = sum_t coef_t log N_t(x[cols_t]), added to ``sums`` as
+    [sum f, sum f^2, sum g, sum g^2, sum f g].
 
-    Term t is a K-component mixture over the columns ``term_cols[t, :term_dims[t]]`` of the
-    sampled point; its parameters are rows t*K .. t*K+K-1 of ``term_log_w`` (T*K,),
+    Term t of f is a K-component mixture over the columns ``term_cols[t, :term_dims[t]]`` of
+    the sampled point; its parameters are rows t*K .. t*K+K-1 of ``term_log_w`` (T*K,),
     ``term_means`` (T*K, dmax), ``term_prec_chol`` (T*K, dmax, dmax), ``term_log_det`` (T*K,).
-    MI is f = log p(x,y) - log p(x) - log p(y); conditional MI, entropies and KL are other
-    signed sums of marginal log densities.
+    Term t of g is one Gaussian (row t of the ``cv_*`` arrays). MI is
+    f = log p(x,y) - log p(x) - log p(y); conditional MI, entropies and KL are other signed
+    sums of marginal log densities.
     """
     n, D = z.shape
     T = term_cols.shape[0]
@@ -58,25 +62,31 @@ def _mc_log_ratio_moments(z, u, cum_weights, means, chol, term_cols, term_dims, 
     lse = np.empty(BLOCK)
     vmax = np.empty(BLOCK)
     f = np.empty(BLOCK)
+    g = np.empty(BLOCK)
     ssum = np.empty(BLOCK)
     work = np.empty((2, BLOCK))
-    total = 0.0
-    total_sq = 0.0
     for i0 in range(0, n, BLOCK):
         m = min(BLOCK, n - i0)
         _draw_block(z, u, i0, m, cum_weights, means, chol, pts, comp)
         f[:m] = 0.0
+        g[:m] = 0.0
         for t in range(T):
-            _block_log_prob(pts, term_cols[t, :term_dims[t]], 0, m, term_log_w, term_means, term_prec_chol,
-                            term_log_det, t * K, K, lp, acc, ya)
-            _block_logsumexp(lp, K, m, lse, vmax, ssum, work)
+            cols = term_cols[t, :term_dims[t]]
             c = term_coef[t]
+            _block_log_prob(pts, cols, 0, m, term_log_w, term_means, term_prec_chol, term_log_det, t * K, K,
+                            lp, acc, ya)
+            _block_logsumexp(lp, K, m, lse, vmax, ssum, work)
             for i in range(m):
                 f[i] += c * lse[i]
+            _block_log_prob(pts, cols, 0, m, cv_log_w, cv_means, cv_prec_chol, cv_log_det, t, 1, lp, acc, ya)
+            for i in range(m):
+                g[i] += c * lp[0, i]
         for i in range(m):
-            total += f[i]
-            total_sq += f[i] * f[i]
-    return total, total_sq
+            sums[0] += f[i]
+            sums[1] += f[i] * f[i]
+            sums[2] += g[i]
+            sums[3] += g[i] * g[i]
+            sums[4] += f[i] * g[i]
 
 
 @numba.njit(nogil=True, cache=NUMBA_CACHE)
