@@ -133,12 +133,16 @@ def _jitter_amplitude(jitter):
     return check_float(jitter, "jitter", low=0.0)
 
 
-def _prepare(arrays, standardize, amplitude, rng):
+def _prepare(arrays, names, standardize, amplitude, rng):
     """Standardise each column (mean 0, std 1) and add the seeded jitter."""
     out = []
-    for a in arrays:
+    for a, name in zip(arrays, names):
         if standardize:
-            a = (a - a.mean(axis=0)) / a.std(axis=0, ddof=1)
+            with np.errstate(over="ignore", invalid="ignore"):
+                mean, std = a.mean(axis=0), a.std(axis=0, ddof=1)
+                a = (a - mean) / std
+            if not (np.isfinite(mean).all() and np.isfinite(std).all() and np.isfinite(a).all()):
+                raise ValueError(f"{name} overflows when standardised (values near the float64 limit); rescale it")
         if amplitude > 0.0:
             scale = amplitude * np.maximum(1.0, np.abs(a).mean(axis=0))
             a = a + scale * rng.standard_normal(a.shape)
@@ -434,7 +438,7 @@ def ksg_mutual_info(x, y, *, variant=1, k=3, standardize=True, jitter=False, n_b
     amplitude = _jitter_amplitude(jitter)
     m = _subsample_size(subsample, n, k + 1, "it must exceed k") if n_bootstrap else None
     gen = check_rng(rng)
-    x, y = _prepare([x, y], standardize, amplitude, gen)
+    x, y = _prepare([x, y], "xy", standardize, amplitude, gen)
 
     point, tied = _ksg_value(x, y, k, variant, n_threads)
     _warn_ties(tied, n, "KSG")
@@ -503,7 +507,7 @@ def mixed_mutual_info(x, y, *, k=3, standardize=True, n_bootstrap=0, subsample=N
     n_threads, n_bootstrap = _check_common(unit, n_jobs, n_bootstrap)
     m = _subsample_size(subsample, n, k + 1, "it must exceed k") if n_bootstrap else None
     gen = check_rng(rng)
-    x, y = _prepare([x, y], standardize, 0.0, gen)
+    x, y = _prepare([x, y], "xy", standardize, 0.0, gen)
 
     point = _mixed_value(x, y, k, n_threads)
     diagnostics = {"k": k, "n_samples": n, "standardize": bool(standardize), "n_threads": n_threads}
@@ -581,7 +585,7 @@ def categorical_ksg_mutual_info(x, labels, *, k=3, standardize=True, jitter=Fals
             raise ValueError(f"subsample size m={m} leaves nothing out of n={n} after keeping two rows per class")
         strata = list(zip(members, sizes))
     gen = check_rng(rng)
-    (x,) = _prepare([x], standardize, amplitude, gen)
+    (x,) = _prepare([x], "x", standardize, amplitude, gen)
 
     point, tied = _ross_value(x, codes, k, n_threads)
     _warn_ties(tied, n, "the Ross estimator")
@@ -642,7 +646,7 @@ def ksg_conditional_mutual_info(x, y, z, *, k=3, standardize=True, jitter=False,
     amplitude = _jitter_amplitude(jitter)
     m = _subsample_size(subsample, n, k + 1, "it must exceed k") if n_bootstrap else None
     gen = check_rng(rng)
-    x, y, z = _prepare([x, y, z], standardize, amplitude, gen)
+    x, y, z = _prepare([x, y, z], "xyz", standardize, amplitude, gen)
 
     point, tied = _cmi_value(x, y, z, k, n_threads)
     _warn_ties(tied, n, "KSG")

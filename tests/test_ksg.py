@@ -415,6 +415,8 @@ def test_other_bad_inputs(rng):
         ksg_mutual_info(np.zeros((4, 5, 2)), x)
     with pytest.raises(ValueError, match="at least 2"):
         ksg_mutual_info([1.0], [2.0])
+    with pytest.raises(ValueError, match="overflows when standardised"):
+        ksg_mutual_info(np.r_[x[:-1], 1e308] * 1.7, x)
     # categorical
     lab = np.array(["a", "b"] * 20)
     with pytest.raises(ValueError, match="single class"):
