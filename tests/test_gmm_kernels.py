@@ -253,3 +253,26 @@ def test_batched_categorical_bootstrap_equals_looped(rng):
                                     np.concatenate([f.means for f in fits])[None],
                                     np.concatenate([f.covariances for f in fits])[None], np.array([0, 0, 1, 1]), draws)
         assert_allclose(out.values[b], v, rtol=1e-10)
+
+
+def test_vectorised_exp_and_log_match_libm(rng):
+    import numba
+
+    from fastmi._kernels._em import _exp_nonpositive, _log_positive
+
+    @numba.njit
+    def apply(fn_id, v):
+        work = np.empty((2, v.shape[0]))
+        out = v.copy()
+        if fn_id == 0:
+            _exp_nonpositive(out, v.shape[0], work)
+        else:
+            _log_positive(out, v.shape[0], work)
+        return out
+
+    x = np.concatenate([-rng.random(50_000) * 700, [0.0, -1e-300, -0.5, -np.log(2)]])
+    assert_allclose(apply(0, x), np.exp(x), rtol=4e-16, atol=0)
+    assert apply(0, np.array([0.0]))[0] == 1.0
+    v = np.concatenate([1 + rng.random(50_000) * 50, 10 ** rng.uniform(-300, 300, 50_000), [1.0, 2.0, np.sqrt(2)]])
+    assert_allclose(apply(1, v), np.log(v), rtol=4e-16, atol=1e-300)
+    assert apply(1, np.array([1.0]))[0] == 0.0

@@ -11,7 +11,7 @@ from ._linalg import _cholesky_lower, _invert_lower, _precision_cholesky
 from ._mc import _mc_categorical_moments, _mc_log_ratio_moments
 
 
-@numba.njit(nogil=True, cache=NUMBA_CACHE)
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
 def _em_fit_batch(X, idx, lengths, weights, means, covariances, tol, reg_covar, max_iter,
                   n_iter, converged, lower_bound, status):
     """Fit replicate b on rows ``X[idx[b, :lengths[b]]]``, starting from (and overwriting)
@@ -33,7 +33,7 @@ def _em_fit_batch(X, idx, lengths, weights, means, covariances, tol, reg_covar, 
         status[b] = st
 
 
-@numba.njit(nogil=True, cache=NUMBA_CACHE)
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
 def _pack_terms(weights, means, covariances, param_cols, dims, log_w, t_means, t_prec, t_log_det):
     """Parameters of every term's marginal mixture (columns ``param_cols[t, :dims[t]]``),
     laid out as rows t*K .. t*K+K-1 for ``_mc_log_ratio_moments``. False if not SPD."""
@@ -57,7 +57,7 @@ def _pack_terms(weights, means, covariances, param_cols, dims, log_w, t_means, t
     return True
 
 
-@numba.njit(nogil=True, cache=NUMBA_CACHE)
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
 def _moment_match(weights, means, covariances, mean, cov):
     """Mean and covariance of a Gaussian mixture (its moment-matched Gaussian)."""
     K, D = means.shape
@@ -73,7 +73,7 @@ def _moment_match(weights, means, covariances, mean, cov):
                 cov[a, c] += weights[k] * (covariances[k, a, c] + da * (means[k, c] - mean[c]))
 
 
-@numba.njit(nogil=True, cache=NUMBA_CACHE)
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
 def _mc_log_ratio_batch(z, u, weights, means, covariances, eval_cols, param_cols, dims, coef, sums):
     """Add, for each mixture b, to ``sums[b]`` the moments [f, f^2, g, g^2, f g] summed over
     the draws (z, u), where f(x) = sum_t coef_t log p_t(x[eval_cols_t]) with p_t mixture b's
@@ -115,7 +115,7 @@ def _mc_log_ratio_batch(z, u, weights, means, covariances, eval_cols, param_cols
                               t_log_det, cv_log_w, cv_means, cv_prec, cv_log_det, sums[b])
 
 
-@numba.njit(nogil=True, cache=NUMBA_CACHE)
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
 def _mc_categorical_batch(z, u, weights_within, prior, means, covariances, comp_class, total, total_sq):
     """Add, for each replicate b, the sums of log p(x|c) - log p(x) over the draws, for the
     stacked class-conditional mixture b: component j belongs to class ``comp_class[j]``,

@@ -12,8 +12,28 @@ import math
 import numba
 import numpy as np
 
+from llvmlite import ir
+from numba.core import types
+from numba.extending import intrinsic
+
 from .._config import NUMBA_CACHE
 from ._linalg import LOG_2PI, _precision_cholesky
+
+
+@intrinsic
+def _bits_of(typingctx, x):
+    """The IEEE-754 bits of a float64 as an int64 (a register move, no memory)."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.IntType(64))
+    return types.int64(types.float64), codegen
+
+
+@intrinsic
+def _float_of(typingctx, b):
+    """The float64 whose IEEE-754 bits are the int64 ``b``."""
+    def codegen(context, builder, signature, args):
+        return builder.bitcast(args[0], ir.DoubleType())
+    return types.float64(types.int64), codegen
 
 BLOCK = 256
 
@@ -23,7 +43,7 @@ EM_NOT_SPD = 1  # a covariance lost positive definiteness (a component collapsed
 EM_NAN = 2  # the likelihood became NaN
 
 
-@numba.njit(nogil=True, cache=NUMBA_CACHE)
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
 def _block_log_prob(Xt, rows, i0, m, log_w, means, prec_chol, log_det, k0, K, lp, acc, ya):
     """lp[k, :m] = log w + log N(x | mean, cov) of samples i0..i0+m-1, components k0..k0+K-1.
 
@@ -60,23 +80,18 @@ _SHIFTER_BITS = 0x4338000000000000
 _EXP_FLOOR = -708.0  # exp(-708) ~ 3e-308 is still a normal number
 
 
-@numba.njit(nogil=True, cache=NUMBA_CACHE, inline="always")
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE, inline="always")
 def _exp_nonpositive(v, m, work):
     """v[:m] <- exp(v[:m]) for v <= 0, to about 1 ulp; values below -708 (and NaN) give exp(-708).
 
     exp(x) = 2^n exp(r), n = round(x / ln 2), |r| <= ln(2) / 2, with a degree-13 Taylor
     polynomial for exp(r) (truncation below 1e-17) and 2^n built from its exponent bits.
-    ``work`` is a (2, BLOCK) float64 scratch array.
+    ``work`` is unused (kept for a uniform signature with ``_log_positive``).
     """
-    tbuf = work[0]
-    sbuf = work[1]
-    tbits = tbuf.view(np.int64)
-    sbits = sbuf.view(np.int64)
     for i in range(m):
         x = v[i]
         x = x if x > _EXP_FLOOR else _EXP_FLOOR
         t = x * _LOG2E + _SHIFTER
-        tbuf[i] = t
         n = t - _SHIFTER
         r = (x - n * _LN2_HI) - n * _LN2_LO
         p = 1.0 / 6227020800.0
@@ -93,14 +108,43 @@ def _exp_nonpositive(v, m, work):
         p = p * r + 0.5
         p = p * r + 1.0
         p = p * r + 1.0
-        v[i] = p
-    for i in range(m):
-        sbits[i] = (tbits[i] - _SHIFTER_BITS + 1023) << 52
-    for i in range(m):
-        v[i] *= sbuf[i]
+        v[i] = p * _float_of((_bits_of(t) - _SHIFTER_BITS + 1023) << 52)
 
 
-@numba.njit(nogil=True, cache=NUMBA_CACHE)
+_SQRT_HALF_BITS = 0x3FE6A09E667F3BCD  # bits of sqrt(1/2)
+
+
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE, inline="always")
+def _log_positive(v, m, work):
+    """v[:m] <- log(v[:m]) for positive normal numbers, to about 1 ulp, in a loop LLVM vectorises.
+
+    v = 2^e * r with r in [sqrt(1/2), sqrt(2)), log r = 2 atanh(f), f = (r - 1) / (r + 1),
+    |f| < 0.172, by its odd series to f^23 (truncation below 1e-17). ``work`` is unused.
+    """
+    for i in range(m):
+        # integer-only range reduction (no branch, no int-to-float conversion: both block
+        # vectorisation): shifting the bits by those of sqrt(1/2) puts r in [sqrt(1/2), sqrt(2))
+        b = _bits_of(v[i]) - _SQRT_HALF_BITS
+        k = b >> 52
+        r = _float_of(b - (k << 52) + _SQRT_HALF_BITS)
+        e = _float_of(_SHIFTER_BITS + k) - _SHIFTER
+        f = (r - 1.0) / (r + 1.0)
+        s = f * f
+        q = 1.0 / 23.0
+        q = q * s + 1.0 / 21.0
+        q = q * s + 1.0 / 19.0
+        q = q * s + 1.0 / 17.0
+        q = q * s + 1.0 / 15.0
+        q = q * s + 1.0 / 13.0
+        q = q * s + 1.0 / 11.0
+        q = q * s + 1.0 / 9.0
+        q = q * s + 1.0 / 7.0
+        q = q * s + 1.0 / 5.0
+        q = q * s + 1.0 / 3.0
+        v[i] = e * _LN2_HI + (e * _LN2_LO + (2.0 * f + 2.0 * f * s * q))
+
+
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
 def _block_logsumexp(lp, K, m, lse, vmax, ssum, work):
     """lse[i] = log sum_k exp(lp[k, i]); lp[:K, :m] <- exp(lp - vmax), ssum[i] = sum_k of those.
 
@@ -129,7 +173,10 @@ def _block_logsumexp(lp, K, m, lse, vmax, ssum, work):
             for i in range(m):
                 ssum[i] += row[i]
         for i in range(m):
-            lse[i] = vmax[i] + math.log(ssum[i])
+            lse[i] = ssum[i]  # >= 1: the maximal entry contributes exactly 1
+        _log_positive(lse, m, work)
+        for i in range(m):
+            lse[i] += vmax[i]
     for i in range(m):
         if vmax[i] == -np.inf:
             for k in range(K):
@@ -137,7 +184,7 @@ def _block_logsumexp(lp, K, m, lse, vmax, ssum, work):
             lse[i] = -np.inf
 
 
-@numba.njit(nogil=True, cache=NUMBA_CACHE, inline="always")
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE, inline="always")
 def _dot(a, b, m):
     """sum(a[:m] * b[:m]) with four partial sums: one chain would wait on every addition."""
     t0 = t1 = t2 = t3 = 0.0
@@ -152,7 +199,7 @@ def _dot(a, b, m):
     return (t0 + t1) + (t2 + t3)
 
 
-@numba.njit(nogil=True, cache=NUMBA_CACHE, inline="always")
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE, inline="always")
 def _sum(a, m):
     """sum(a[:m]) with four partial sums."""
     t0 = t1 = t2 = t3 = 0.0
@@ -167,7 +214,7 @@ def _sum(a, m):
     return (t0 + t1) + (t2 + t3)
 
 
-@numba.njit(nogil=True, cache=NUMBA_CACHE)
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
 def _e_step(Xt, log_w, means, prec_chol, log_det, center, nk, s1, s2):
     """Fused E-step: log-prob -> log-sum-exp -> responsibilities -> sufficient statistics.
 
@@ -216,7 +263,7 @@ def _e_step(Xt, log_w, means, prec_chol, log_det, center, nk, s1, s2):
     return total
 
 
-@numba.njit(nogil=True, cache=NUMBA_CACHE)
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
 def _m_step(nk, s1, s2, center, n, reg_covar, weights, means, covariances):
     """Closed-form M-step from the shifted sufficient statistics of ``_e_step``."""
     K, d = means.shape
@@ -239,7 +286,7 @@ def _m_step(nk, s1, s2, center, n, reg_covar, weights, means, covariances):
         weights[k] /= wsum
 
 
-@numba.njit(nogil=True, cache=NUMBA_CACHE)
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
 def _em_fit(X, weights, means, covariances, tol, reg_covar, max_iter):
     """Run EM in place from the given parameters.
 
@@ -251,7 +298,7 @@ def _em_fit(X, weights, means, covariances, tol, reg_covar, max_iter):
     return _em_fit_t(np.ascontiguousarray(X.T), weights, means, covariances, tol, reg_covar, max_iter)
 
 
-@numba.njit(nogil=True, cache=NUMBA_CACHE)
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
 def _em_fit_t(Xt, weights, means, covariances, tol, reg_covar, max_iter):
     """``_em_fit`` on feature-major data Xt of shape (d, n)."""
     d, n = Xt.shape
@@ -282,7 +329,7 @@ def _em_fit_t(Xt, weights, means, covariances, tol, reg_covar, max_iter):
     return max_iter, False, lower_bound, EM_OK
 
 
-@numba.njit(nogil=True, cache=NUMBA_CACHE)
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
 def _mean_log_likelihood(X, weights, means, covariances):
     """Mean log-likelihood per sample of X under the mixture; NaN if a covariance is not SPD."""
     n, d = X.shape

@@ -9,7 +9,7 @@ from .._config import NUMBA_CACHE
 LOG_2PI = math.log(2.0 * math.pi)
 
 
-@numba.njit(nogil=True, cache=NUMBA_CACHE)
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
 def _cholesky_lower(a, out):
     """Lower Cholesky factor of the SPD matrix ``a`` (d, d) into ``out``; False if not SPD."""
     d = a.shape[0]
@@ -31,7 +31,7 @@ def _cholesky_lower(a, out):
     return True
 
 
-@numba.njit(nogil=True, cache=NUMBA_CACHE)
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
 def _invert_lower(lower, out):
     """Inverse of a lower-triangular matrix by forward substitution; returns log|det(out)|."""
     d = lower.shape[0]
@@ -49,7 +49,7 @@ def _invert_lower(lower, out):
     return logdet
 
 
-@numba.njit(nogil=True, cache=NUMBA_CACHE)
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
 def _precision_cholesky(covariances, chol, prec_chol, log_det):
     """For each component: L = chol(cov), P = L^-1 (so cov^-1 = P^T P), log|P|.
 
@@ -62,7 +62,7 @@ def _precision_cholesky(covariances, chol, prec_chol, log_det):
     return -1
 
 
-@numba.njit(nogil=True, cache=NUMBA_CACHE)
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
 def _mahalanobis_sq(x, mean, prec_chol):
     """||P (x - mean)||^2 with P lower triangular."""
     d = x.shape[0]

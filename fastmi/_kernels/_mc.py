@@ -12,7 +12,7 @@ from .._config import NUMBA_CACHE
 from ._em import BLOCK, _block_log_prob, _block_logsumexp
 
 
-@numba.njit(nogil=True, cache=NUMBA_CACHE, inline="always")
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE, inline="always")
 def _pick_component(u, cum_weights):
     """Smallest c with u < cum_weights[c] (the last one if rounding leaves u above)."""
     K = cum_weights.shape[0]
@@ -22,7 +22,7 @@ def _pick_component(u, cum_weights):
     return c
 
 
-@numba.njit(nogil=True, cache=NUMBA_CACHE)
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
 def _draw_block(z, u, i0, m, cum_weights, means, chol, pts, comp):
     """pts[:, i] = means[c] + chol[c] @ z[i0 + i] with c = comp[i] picked from u."""
     D = z.shape[1]
@@ -36,7 +36,7 @@ def _draw_block(z, u, i0, m, cum_weights, means, chol, pts, comp):
             pts[a, i] = s
 
 
-@numba.njit(nogil=True, cache=NUMBA_CACHE)
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
 def _mc_log_ratio_moments(z, u, cum_weights, means, chol, term_cols, term_dims, term_coef,
                           term_log_w, term_means, term_prec_chol, term_log_det,
                           cv_log_w, cv_means, cv_prec_chol, cv_log_det, sums):
@@ -89,7 +89,7 @@ def _mc_log_ratio_moments(z, u, cum_weights, means, chol, term_cols, term_dims, 
             sums[4] += f[i] * g[i]
 
 
-@numba.njit(nogil=True, cache=NUMBA_CACHE)
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
 def _mc_categorical_moments(z, u, cum_weights, means, chol, prec_chol, log_det, comp_class,
                             log_w_joint, log_w_within):
     """Sum and sum of squares of log p(x | c) - log p(x) for x ~ p(x | c), c ~ p(c).
