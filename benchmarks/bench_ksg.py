@@ -21,9 +21,9 @@ pytest-benchmark (one group per case; a ratio table is printed at the end):
     python -m pytest benchmarks/bench_ksg.py --benchmark-only
     python -m pytest benchmarks/bench_ksg.py --benchmark-only --quick    # N <= 1e5 subset
 
-Script mode, printing a markdown table with the ratios (best of --repeat):
+Script mode, printing a markdown table with the ratios (best of interleaved rounds):
 
-    python benchmarks/bench_ksg.py [--repeat 3] [--cases d1-1e4,d1-1e5,...]
+    python benchmarks/bench_ksg.py [--repeat 3] [--baseline-repeat 2] [--cases d1-1e4,d1-1e5,...]
 
 The machine may be shared with other jobs: compare ratios measured in one run,
 never absolute times across runs. Targets: fastmi >= 10x the faster baseline at
@@ -143,19 +143,16 @@ if pytest is not None:
 
 
 # ---------------------------------------------------------------- script mode
-def _best(fn, x, y, repeat):
-    best = math.inf
-    for _ in range(repeat):
-        t0 = time.perf_counter()
-        fn(x, y)
-        best = min(best, time.perf_counter() - t0)
-    return best
+def _timed(fn, x, y):
+    t0 = time.perf_counter()
+    fn(x, y)
+    return time.perf_counter() - t0
 
 
 def main(argv=None):
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repeat", type=int, default=3, help="best of this many runs for fastmi")
-    parser.add_argument("--baseline-repeat", type=int, default=1, help="best of this many runs for baselines")
+    parser.add_argument("--baseline-repeat", type=int, default=2, help="best of this many runs for baselines")
     parser.add_argument("--cases", default=",".join(CASES), help="comma-separated subset of " + ",".join(CASES))
     args = parser.parse_args(argv)
     from fastmi._config import resolve_n_jobs
@@ -174,9 +171,13 @@ def main(argv=None):
         times = {}
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            for impl, fn in IMPLS.items():
-                if applicable(case, impl):
-                    times[impl] = _best(fn, x, y, args.repeat if impl == "fastmi" else args.baseline_repeat)
+            # interleaved rounds, so that a burst of load from other jobs hits
+            # every implementation alike; best time of each
+            for rnd in range(max(args.repeat, args.baseline_repeat)):
+                for impl, fn in IMPLS.items():
+                    reps = args.repeat if impl == "fastmi" else args.baseline_repeat
+                    if applicable(case, impl) and rnd < reps:
+                        times[impl] = min(times.get(impl, math.inf), _timed(fn, x, y))
         f = times["fastmi"]
         fast[case] = f
         cell = lambda impl: f"{times[impl]:.3f}" if impl in times else "n/a"
