@@ -51,6 +51,32 @@ def _block_log_prob(Xt, rows, i0, m, log_w, means, prec_chol, log_det, k0, K, lp
     lower-triangular P with cov^-1 = P^T P and ``log_det`` = log|P|.
     """
     d = rows.shape[0]
+    # one-pass forms for d = 1 and 2 (the marginals and joint of scalar x and y): same
+    # arithmetic, in the same order, as the general loop below
+    if d == 1:
+        x0 = Xt[rows[0]]
+        for k in range(K):
+            kk = k0 + k
+            p00, mu0 = prec_chol[kk, 0, 0], means[kk, 0]
+            c = log_w[kk] + log_det[kk] - 0.5 * LOG_2PI
+            for i in range(m):
+                y0 = p00 * (x0[i0 + i] - mu0)
+                lp[k, i] = c - 0.5 * (y0 * y0)
+        return
+    if d == 2:
+        x0 = Xt[rows[0]]
+        x1 = Xt[rows[1]]
+        for k in range(K):
+            kk = k0 + k
+            p00, p10, p11 = prec_chol[kk, 0, 0], prec_chol[kk, 1, 0], prec_chol[kk, 1, 1]
+            mu0, mu1 = means[kk, 0], means[kk, 1]
+            c = log_w[kk] + log_det[kk] - 0.5 * 2 * LOG_2PI
+            for i in range(m):
+                d0 = x0[i0 + i] - mu0
+                y0 = p00 * d0
+                y1 = p10 * d0 + p11 * (x1[i0 + i] - mu1)
+                lp[k, i] = c - 0.5 * (y0 * y0 + y1 * y1)
+        return
     for k in range(K):
         kk = k0 + k
         for i in range(m):
@@ -81,15 +107,15 @@ _EXP_FLOOR = -708.0  # exp(-708) ~ 3e-308 is still a normal number
 
 
 @numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE, inline="always")
-def _exp_nonpositive(v, m, work):
-    """v[:m] <- exp(v[:m]) for v <= 0, to about 1 ulp; values below -708 (and NaN) give exp(-708).
+def _exp_shifted_sum(v, shift, m, total):
+    """v[:m] <- exp(v[:m] - shift[:m]) and total[:m] += that, for v <= shift, to about 1 ulp;
+    arguments below -708 (and NaN) give exp(-708).
 
     exp(x) = 2^n exp(r), n = round(x / ln 2), |r| <= ln(2) / 2, with a degree-13 Taylor
     polynomial for exp(r) (truncation below 1e-17) and 2^n built from its exponent bits.
-    ``work`` is unused (kept for a uniform signature with ``_log_positive``).
     """
     for i in range(m):
-        x = v[i]
+        x = v[i] - shift[i]
         x = x if x > _EXP_FLOOR else _EXP_FLOOR
         t = x * _LOG2E + _SHIFTER
         n = t - _SHIFTER
@@ -108,18 +134,20 @@ def _exp_nonpositive(v, m, work):
         p = p * r + 0.5
         p = p * r + 1.0
         p = p * r + 1.0
-        v[i] = p * _float_of((_bits_of(t) - _SHIFTER_BITS + 1023) << 52)
+        e = p * _float_of((_bits_of(t) - _SHIFTER_BITS + 1023) << 52)
+        v[i] = e
+        total[i] += e
 
 
 _SQRT_HALF_BITS = 0x3FE6A09E667F3BCD  # bits of sqrt(1/2)
 
 
 @numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE, inline="always")
-def _log_positive(v, m, work):
+def _log_positive(v, m):
     """v[:m] <- log(v[:m]) for positive normal numbers, to about 1 ulp, in a loop LLVM vectorises.
 
     v = 2^e * r with r in [sqrt(1/2), sqrt(2)), log r = 2 atanh(f), f = (r - 1) / (r + 1),
-    |f| < 0.172, by its odd series to f^23 (truncation below 1e-17). ``work`` is unused.
+    |f| < 0.172, by its odd series to f^23 (truncation below 1e-17).
     """
     for i in range(m):
         # integer-only range reduction (no branch, no int-to-float conversion: both block
@@ -145,7 +173,7 @@ def _log_positive(v, m, work):
 
 
 @numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
-def _block_logsumexp(lp, K, m, lse, vmax, ssum, work):
+def _block_logsumexp(lp, K, m, lse, vmax, ssum):
     """lse[i] = log sum_k exp(lp[k, i]); lp[:K, :m] <- exp(lp - vmax), ssum[i] = sum_k of those.
 
     vmax[i] = max_k lp[k, i]; where every entry of a column is -inf, the column becomes 0
@@ -166,15 +194,10 @@ def _block_logsumexp(lp, K, m, lse, vmax, ssum, work):
         for i in range(m):
             ssum[i] = 0.0
         for k in range(K):
-            row = lp[k]
-            for i in range(m):
-                row[i] -= vmax[i]
-            _exp_nonpositive(row, m, work)
-            for i in range(m):
-                ssum[i] += row[i]
+            _exp_shifted_sum(lp[k], vmax, m, ssum)
         for i in range(m):
             lse[i] = ssum[i]  # >= 1: the maximal entry contributes exactly 1
-        _log_positive(lse, m, work)
+        _log_positive(lse, m)
         for i in range(m):
             lse[i] += vmax[i]
     for i in range(m):
@@ -234,13 +257,12 @@ def _e_step(Xt, log_w, means, prec_chol, log_det, center, nk, s1, s2):
     ya = np.empty(BLOCK)
     lse = np.empty(BLOCK)
     vmax = np.empty(BLOCK)
-    work = np.empty((2, BLOCK))
     xc = np.empty((d, BLOCK))
     total = 0.0
     for i0 in range(0, n, BLOCK):
         m = min(BLOCK, n - i0)
         _block_log_prob(Xt, rows, i0, m, log_w, means, prec_chol, log_det, 0, K, lp, acc, ya)
-        _block_logsumexp(lp, K, m, lse, vmax, acc, work)
+        _block_logsumexp(lp, K, m, lse, vmax, acc)
         for i in range(m):
             total += lse[i]
             acc[i] = 1.0 / acc[i]  # responsibilities are the shifted exponentials over their sum

@@ -64,7 +64,6 @@ def _mc_log_ratio_moments(z, u, cum_weights, means, chol, term_cols, term_dims, 
     f = np.empty(BLOCK)
     g = np.empty(BLOCK)
     ssum = np.empty(BLOCK)
-    work = np.empty((2, BLOCK))
     for i0 in range(0, n, BLOCK):
         m = min(BLOCK, n - i0)
         _draw_block(z, u, i0, m, cum_weights, means, chol, pts, comp)
@@ -75,7 +74,7 @@ def _mc_log_ratio_moments(z, u, cum_weights, means, chol, term_cols, term_dims, 
             c = term_coef[t]
             _block_log_prob(pts, cols, 0, m, term_log_w, term_means, term_prec_chol, term_log_det, t * K, K,
                             lp, acc, ya)
-            _block_logsumexp(lp, K, m, lse, vmax, ssum, work)
+            _block_logsumexp(lp, K, m, lse, vmax, ssum)
             for i in range(m):
                 f[i] += c * lse[i]
             _block_log_prob(pts, cols, 0, m, cv_log_w, cv_means, cv_prec_chol, cv_log_det, t, 1, lp, acc, ya)
@@ -112,7 +111,6 @@ def _mc_categorical_moments(z, u, cum_weights, means, chol, prec_chol, log_det, 
     lse_c = np.empty(BLOCK)
     vmax = np.empty(BLOCK)
     ssum = np.empty(BLOCK)
-    work = np.empty((2, BLOCK))
     total = 0.0
     total_sq = 0.0
     for i0 in range(0, n, BLOCK):
@@ -123,8 +121,8 @@ def _mc_categorical_moments(z, u, cum_weights, means, chol, prec_chol, log_det, 
             shift = log_w_within[j] - log_w_joint[j]
             for i in range(m):
                 lc[j, i] = lp[j, i] + shift if comp_class[comp[i]] == comp_class[j] else -np.inf
-        _block_logsumexp(lp, J, m, lse_x, vmax, ssum, work)
-        _block_logsumexp(lc, J, m, lse_c, vmax, ssum, work)
+        _block_logsumexp(lp, J, m, lse_x, vmax, ssum)
+        _block_logsumexp(lc, J, m, lse_c, vmax, ssum)
         for i in range(m):
             f = lse_c[i] - lse_x[i]
             total += f
