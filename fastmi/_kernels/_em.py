@@ -143,8 +143,8 @@ _SQRT_HALF_BITS = 0x3FE6A09E667F3BCD  # bits of sqrt(1/2)
 
 
 @numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE, inline="always")
-def _log_positive(v, m):
-    """v[:m] <- log(v[:m]) for positive normal numbers, to about 1 ulp, in a loop LLVM vectorises.
+def _log_positive(v, add, out, m):
+    """out[:m] = add[:m] + log(v[:m]) for positive normal v, to about 1 ulp, in a loop LLVM vectorises.
 
     v = 2^e * r with r in [sqrt(1/2), sqrt(2)), log r = 2 atanh(f), f = (r - 1) / (r + 1),
     |f| < 0.172, by its odd series to f^23 (truncation below 1e-17).
@@ -169,7 +169,7 @@ def _log_positive(v, m):
         q = q * s + 1.0 / 7.0
         q = q * s + 1.0 / 5.0
         q = q * s + 1.0 / 3.0
-        v[i] = e * _LN2_HI + (e * _LN2_LO + (2.0 * f + 2.0 * f * s * q))
+        out[i] = add[i] + (e * _LN2_HI + (e * _LN2_LO + (2.0 * f + 2.0 * f * s * q)))
 
 
 @numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
@@ -183,8 +183,10 @@ def _block_logsumexp(lp, K, m, lse, vmax, ssum):
         vmax[i] = lp[0, i]
     for k in range(1, K):
         for i in range(m):
-            if lp[k, i] > vmax[i]:
-                vmax[i] = lp[k, i]
+            vmax[i] = max(vmax[i], lp[k, i])
+    n_empty = 0
+    for i in range(m):
+        n_empty += vmax[i] == -np.inf
     if K == 1:
         for i in range(m):
             lse[i] = lp[0, i]
@@ -195,16 +197,13 @@ def _block_logsumexp(lp, K, m, lse, vmax, ssum):
             ssum[i] = 0.0
         for k in range(K):
             _exp_shifted_sum(lp[k], vmax, m, ssum)
+        _log_positive(ssum, vmax, lse, m)  # ssum >= 1: the maximal entry contributes exactly 1
+    if n_empty:
         for i in range(m):
-            lse[i] = ssum[i]  # >= 1: the maximal entry contributes exactly 1
-        _log_positive(lse, m)
-        for i in range(m):
-            lse[i] += vmax[i]
-    for i in range(m):
-        if vmax[i] == -np.inf:
-            for k in range(K):
-                lp[k, i] = 0.0
-            lse[i] = -np.inf
+            if vmax[i] == -np.inf:
+                for k in range(K):
+                    lp[k, i] = 0.0
+                lse[i] = -np.inf
 
 
 @numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE, inline="always")

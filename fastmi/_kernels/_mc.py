@@ -9,26 +9,30 @@ import numba
 import numpy as np
 
 from .._config import NUMBA_CACHE
-from ._em import BLOCK, _block_log_prob, _block_logsumexp
-
-
-@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE, inline="always")
-def _pick_component(u, cum_weights):
-    """Smallest c with u < cum_weights[c] (the last one if rounding leaves u above)."""
-    K = cum_weights.shape[0]
-    c = 0
-    while c < K - 1 and u >= cum_weights[c]:
-        c += 1
-    return c
+from ._em import BLOCK, _block_log_prob, _block_logsumexp, _dot, _sum
 
 
 @numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
 def _draw_block(z, u, i0, m, cum_weights, means, chol, pts, comp):
-    """pts[:, i] = means[c] + chol[c] @ z[i0 + i] with c = comp[i] picked from u."""
+    """pts[:, i] = means[c] + chol[c] @ z[i0 + i], c = comp[i] the smallest component with
+    u < cum_weights[c] (the last one if rounding leaves u above every bound)."""
     D = z.shape[1]
+    K = cum_weights.shape[0]
     for i in range(m):
-        c = _pick_component(u[i0 + i], cum_weights)
-        comp[i] = c
+        comp[i] = 0
+    for k in range(K - 1):  # counting the bounds below u: a branch-free pass per component
+        ck = cum_weights[k]
+        for i in range(m):
+            comp[i] += u[i0 + i] >= ck
+    if D == 2:
+        for i in range(m):
+            c = comp[i]
+            z0, z1 = z[i0 + i, 0], z[i0 + i, 1]
+            pts[0, i] = means[c, 0] + chol[c, 0, 0] * z0
+            pts[1, i] = means[c, 1] + chol[c, 1, 0] * z0 + chol[c, 1, 1] * z1
+        return
+    for i in range(m):
+        c = comp[i]
         for a in range(D):
             s = means[c, a]
             for b in range(a + 1):
@@ -80,12 +84,11 @@ def _mc_log_ratio_moments(z, u, cum_weights, means, chol, term_cols, term_dims, 
             _block_log_prob(pts, cols, 0, m, cv_log_w, cv_means, cv_prec_chol, cv_log_det, t, 1, lp, acc, ya)
             for i in range(m):
                 g[i] += c * lp[0, i]
-        for i in range(m):
-            sums[0] += f[i]
-            sums[1] += f[i] * f[i]
-            sums[2] += g[i]
-            sums[3] += g[i] * g[i]
-            sums[4] += f[i] * g[i]
+        sums[0] += _sum(f, m)
+        sums[1] += _dot(f, f, m)
+        sums[2] += _sum(g, m)
+        sums[3] += _dot(g, g, m)
+        sums[4] += _dot(f, g, m)
 
 
 @numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
@@ -124,7 +127,7 @@ def _mc_categorical_moments(z, u, cum_weights, means, chol, prec_chol, log_det, 
         _block_logsumexp(lp, J, m, lse_x, vmax, ssum)
         _block_logsumexp(lc, J, m, lse_c, vmax, ssum)
         for i in range(m):
-            f = lse_c[i] - lse_x[i]
-            total += f
-            total_sq += f * f
+            lse_c[i] -= lse_x[i]
+        total += _sum(lse_c, m)
+        total_sq += _dot(lse_c, lse_c, m)
     return total, total_sq
