@@ -257,7 +257,7 @@ def mi_matrix(a, b=None, *, method="gmm", y_type="continuous", rng=None, unit="n
         Pairs run in parallel; when there are fewer tasks than workers, the spare
         cores go to the threads inside each estimate. With ``client``: the threads
         each task uses on its worker (default 1; the cluster's worker threads run
-        the tasks in parallel).
+        the tasks in parallel; -1: all the worker machine's cores).
     client : dask.distributed.Client, optional
         Run on a Dask cluster (a ``LocalCluster``, or an HPC cluster started with
         dask-jobqueue). The data are scattered once; every task reads that copy.
@@ -271,8 +271,9 @@ def mi_matrix(a, b=None, *, method="gmm", y_type="continuous", rng=None, unit="n
     pairs_per_task : int, optional
         Pairs estimated by one task. The default is 1 for 'gmm' (a pair is seconds
         of work) and, for the cheaper estimators, enough pairs per task to make
-        about four tasks per worker (at most 256), so that scheduling overhead stays
-        small.
+        about four tasks per worker thread present when the call starts (at most
+        256), so that scheduling overhead stays small; on an adaptive cluster that
+        is still scaling up, set it explicitly.
     on_error : {'raise', 'nan'}, default='raise'
         'raise' stops at the first failing pair and raises its exception, prefixed
         with the pair's names; 'nan' stores NaN for it and records the message in
@@ -282,7 +283,9 @@ def mi_matrix(a, b=None, *, method="gmm", y_type="continuous", rng=None, unit="n
         'x0', 'x1', ... when ``b`` is None).
     **kwargs
         Passed to the estimator of every pair (``n_bootstrap``, ``mc_samples``,
-        ``k``, ...).
+        ``k``, ...), whose defaults apply: GMM-MI bootstraps 50 replicates, while
+        the nearest-neighbour, discrete and Gaussian estimators give a point
+        estimate without a std unless ``n_bootstrap`` is set.
 
     Returns
     -------
@@ -338,7 +341,9 @@ def mi_matrix(a, b=None, *, method="gmm", y_type="continuous", rng=None, unit="n
         scheduler = "serial" if n_workers == 1 else executor
     else:
         n_workers = total
-        inner = 1 if n_jobs is None else resolve_n_jobs(n_jobs)
+        if n_jobs is not None:
+            resolve_n_jobs(n_jobs)  # validate here; -1 is resolved on each worker, to its own cores
+        inner = 1 if n_jobs is None else n_jobs
         scheduler = "dask"
     spec = _Spec(method=method, y_type=y_type, unit=unit, n_jobs=inner, kwargs=dict(kwargs),
                  entropy=root.entropy, spawn_key=tuple(root.spawn_key), names_a=names_a, names_b=names_b,
@@ -373,7 +378,7 @@ def mi_matrix(a, b=None, *, method="gmm", y_type="continuous", rng=None, unit="n
 
 
 # --------------------------------------------------------------------------- result
-@dataclass
+@dataclass(eq=False)
 class MIMatrix:
     """A matrix of mutual-information estimates with error bars.
 
