@@ -662,7 +662,7 @@ def count_sorted(const double[::1] xs, const intp[::1] order, const double[::1] 
     cdef intp[::1] cnt = sorted_cnt
     nt = _threads(n_threads, n)
     with nogil:
-        for p in prange(n, num_threads=nt, schedule="static"):
+        for p in prange(n, num_threads=nt, schedule="dynamic", chunksize=2048):
             cnt[p] = _count_sorted_one(xs, p, rs[p])
     out = np.empty(n, dtype=np.intp)
     out[idx] = sorted_cnt
