@@ -3,7 +3,7 @@
 Implementations (all KSG algorithm 1, k = 3, max-norm):
 
 * ``fastmi``  -- ``fastmi.mutual_info(x, y, method="ksg", k=3)`` (Cython kd-tree,
-  OpenMP over every core);
+  OpenMP over every core); ``fastmi-1thread`` is the same with ``n_jobs=1``;
 * ``sklearn`` -- ``sklearn.feature_selection.mutual_info_regression(x, y,
   n_neighbors=3)``. It adds 1e-10-scaled noise to the data first and, for x with
   d > 1 columns, estimates d *univariate* MIs I(x_j; y) -- a different, cheaper
@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import argparse
 import math
+import os
 import sys
 import time
 import warnings
@@ -73,6 +74,12 @@ def run_fastmi(x, y):
     return ksg_mutual_info(x, y, k=K).mi
 
 
+def run_fastmi_1thread(x, y):
+    from fastmi._ksg import ksg_mutual_info
+
+    return ksg_mutual_info(x, y, k=K, n_jobs=1).mi
+
+
 def run_sklearn(x, y):
     from sklearn.feature_selection import mutual_info_regression
 
@@ -93,7 +100,8 @@ def run_ckdtree(x, y):
     return digamma(K) + digamma(n) - np.mean(digamma(nx + 1)) - np.mean(digamma(ny + 1))
 
 
-IMPLS = {"fastmi": run_fastmi, "sklearn": run_sklearn, "ckdtree": run_ckdtree}
+IMPLS = {"fastmi": run_fastmi, "fastmi-1thread": run_fastmi_1thread, "sklearn": run_sklearn,
+         "ckdtree": run_ckdtree}
 
 
 def applicable(case, impl):
@@ -102,7 +110,7 @@ def applicable(case, impl):
 
 
 def rounds_for(n, impl):
-    if impl == "fastmi":
+    if impl.startswith("fastmi"):
         return 3 if n >= 1_000_000 else 7
     return 1 if n >= 1_000_000 else 3
 
@@ -138,7 +146,7 @@ if pytest is not None:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
             benchmark.pedantic(fn, args=(x, y), rounds=rounds_for(n, impl), iterations=1,
-                               warmup_rounds=1 if impl == "fastmi" else 0)
+                               warmup_rounds=1 if impl.startswith("fastmi") else 0)
         speed_table.setdefault(f"ksg {case}", {})[impl] = benchmark.stats.stats.min
 
 
@@ -157,9 +165,11 @@ def main(argv=None):
     args = parser.parse_args(argv)
     from fastmi._config import resolve_n_jobs
 
-    print(f"# KSG-1, k={K}; fastmi threads: {resolve_n_jobs(None)}; times: best wall-clock seconds\n")
-    print("| case | N | fastmi | sklearn | ckdtree | sklearn / fastmi | ckdtree / fastmi | faster baseline / fastmi |")
-    print("|---|---|---|---|---|---|---|---|")
+    print(f"# KSG-1, k={K}; fastmi threads: {resolve_n_jobs(None)}; times: best wall-clock seconds; "
+          f"load average at start: {os.getloadavg()[0]:.1f}\n")
+    print("| case | N | fastmi | fastmi 1 thread | sklearn | ckdtree | sklearn / fastmi | ckdtree / fastmi "
+          "| faster baseline / fastmi | faster baseline / fastmi 1 thread |")
+    print("|---|---|---|---|---|---|---|---|---|---|")
     fast = {}
     with warnings.catch_warnings():   # warm-up: imports and thread pools are not timed
         warnings.simplefilter("ignore")
@@ -175,22 +185,24 @@ def main(argv=None):
             # every implementation alike; best time of each
             for rnd in range(max(args.repeat, args.baseline_repeat)):
                 for impl, fn in IMPLS.items():
-                    reps = args.repeat if impl == "fastmi" else args.baseline_repeat
+                    reps = args.repeat if impl.startswith("fastmi") else args.baseline_repeat
                     if applicable(case, impl) and rnd < reps:
                         times[impl] = min(times.get(impl, math.inf), _timed(fn, x, y))
         f = times["fastmi"]
         fast[case] = f
         cell = lambda impl: f"{times[impl]:.3f}" if impl in times else "n/a"
         ratio = lambda impl: f"{times[impl] / f:.1f}x" if impl in times else "n/a"
-        best_base = min(v for k, v in times.items() if k != "fastmi")
-        print(f"| {case} | {n:.0e} | {f:.3f} | {cell('sklearn')} | {cell('ckdtree')} | "
-              f"{ratio('sklearn')} | {ratio('ckdtree')} | {best_base / f:.1f}x |", flush=True)
+        best_base = min(v for k, v in times.items() if not k.startswith("fastmi"))
+        print(f"| {case} | {n:.0e} | {f:.3f} | {cell('fastmi-1thread')} | {cell('sklearn')} | {cell('ckdtree')} | "
+              f"{ratio('sklearn')} | {ratio('ckdtree')} | {best_base / f:.1f}x | "
+              f"{best_base / times['fastmi-1thread']:.1f}x |", flush=True)
     sizes = [c for c in ("d1-1e4", "d1-1e5", "d1-1e6") if c in fast]
     if len(sizes) > 1:
         print("\nScaling of fastmi at d = 1 (time ratio vs the n log n ratio):")
         for a, b in zip(sizes, sizes[1:]):
             na, nb = CASES[a][2], CASES[b][2]
             print(f"  {a} -> {b}: time x{fast[b] / fast[a]:.1f}, n log n x{nb * math.log(nb) / (na * math.log(na)):.1f}")
+    print(f"\nload average at end: {os.getloadavg()[0]:.1f} (2 cores; other jobs may share the machine)")
 
 
 if __name__ == "__main__":
