@@ -9,7 +9,6 @@ import argparse
 import math
 import subprocess
 import sys
-import warnings
 
 import numpy as np
 import pytest
@@ -56,12 +55,23 @@ def test_gaussian_rho_against_mc():
     assert_mc(d.mi, _mvn_log_ratio(np.array([[1, .6], [.6, 1]]), 1, N_MC, 1), "gaussian rho=0.6")
 
 
-def test_gaussian_general_covariance_against_mc():
+def test_gaussian_general_covariance_against_mc_and_canonical_correlations():
     a = np.random.default_rng(7).standard_normal((5, 5))
     cov = a @ a.T + 0.5 * np.eye(5)
     d = fb.Gaussian(cov=cov, dx=2)
     assert (d.dx, d.dy) == (2, 3)
     assert_mc(d.mi, _mvn_log_ratio(cov, 2, N_MC, 2), "gaussian 2x3")
+    # exact, by another route: MI = -1/2 sum ln(1 - r_i^2) over the canonical correlations r_i,
+    # the singular values of Lx^-1 Sxy Ly^-T (L: Cholesky factors of the marginal covariances)
+    lx, ly = np.linalg.cholesky(cov[:2, :2]), np.linalg.cholesky(cov[2:, 2:])
+    r = np.linalg.svd(np.linalg.solve(lx, np.linalg.solve(ly, cov[2:, :2]).T), compute_uv=False)
+    assert abs(d.mi - (-0.5 * np.sum(np.log1p(-r ** 2)))) < 1e-12
+
+
+def test_gaussian_against_grid_quadrature():
+    cov = [[1.0, 0.6], [0.6, 1.0]]
+    truth, mass = _mixture_mi_by_grid([1.0], [[0.0, 0.0]], [cov])
+    assert abs(mass - 1) < 1e-6 and abs(fb.Gaussian(0.6).mi - truth) < 1e-6
 
 
 def test_gaussian_blocks_and_sampler():

@@ -14,7 +14,6 @@ import math
 import numbers
 
 import numpy as np
-from scipy import special
 
 from .._validation import check_float, check_int, check_rng
 from ._cache import cached
@@ -171,6 +170,8 @@ def _log_gauss(pts, mean, chol):
 
 
 def _log_mixture(pts, log_w, means, chols):
+    from scipy import special  # scipy.special is imported on first use: it is slow to import
+
     comp = np.stack([lw + _log_gauss(pts, m, c) for lw, m, c in zip(log_w, means, chols)], axis=1)
     return special.logsumexp(comp, axis=1)
 
@@ -247,6 +248,8 @@ def student_t_mi(nu, dx, dy, scale):
 
 
 def _t_extra(nu, dx, dy):
+    from scipy import special
+
     def g(d):  # the part of h(t_d(nu, 0, I)) that does not cancel across the three entropies
         a = 0.5 * (nu + d)
         return -special.gammaln(a) + a * (special.digamma(a) - special.digamma(0.5 * nu))
@@ -342,6 +345,8 @@ class GammaExponential(Distribution):
         super().__init__(name or default, {"alpha": self.alpha, "log": self.log}, 1, 1)
 
     def _exact_mi(self):
+        from scipy import special
+
         return special.digamma(self.alpha + 1.0) - math.log(self.alpha)
 
     def _sample(self, n, rng):
@@ -570,6 +575,7 @@ class ClassConditionalGaussian(_ReferenceMC):
                                                                                    self._chols)], axis=1)
 
     def _quadrature_mi(self):
+        from scipy import special
         from scipy.integrate import quad
 
         sd = np.sqrt(self.covariances[:, 0, 0])
@@ -590,6 +596,8 @@ class ClassConditionalGaussian(_ReferenceMC):
         return x, labels.astype(np.int64)[:, None]
 
     def _log_ratio(self, rng, m):
+        from scipy import special
+
         labels, x = _sample_mixture(rng, m, self.priors, self.means, self._chols)
         lc = self._log_class(x)
         # ln p(x | c) - ln p(x) = ln p(c | x) - ln p(c)

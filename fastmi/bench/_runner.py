@@ -402,7 +402,7 @@ def plot(table, *, ax=None, metric="rmse", title=None):
     if recs and "rmse" not in recs[0]:
         recs = summarize(recs, as_frame=False)
     if ax is None:
-        fig, ax = plt.subplots(figsize=(7.5, 5))
+        fig, ax = plt.subplots(figsize=(9, 5))
     else:
         fig = ax.figure
     estimators = list(dict.fromkeys(r["estimator"] for r in recs))
@@ -426,7 +426,7 @@ def plot(table, *, ax=None, metric="rmse", title=None):
     ax.set_xlabel("median seconds per estimate")
     ax.set_ylabel("RMSE over seeds [nat]" if metric == "rmse" else "|bias| [nat]")
     ax.grid(True, which="both", alpha=0.3)
-    ax.legend(fontsize="small", ncol=2, loc="best", framealpha=0.8)
+    ax.legend(fontsize="small", loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0, framealpha=0.8)
     if title:
         ax.set_title(title)
     fig.tight_layout()
