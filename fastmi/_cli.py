@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
 import math
 import os
@@ -88,11 +89,8 @@ def _estimator_kwargs(args):
 
 
 def _check_matplotlib(paths):
-    if any(paths):
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            raise ImportError("plots need matplotlib: pip install 'fastmi[plot]'") from None
+    if any(paths) and importlib.util.find_spec("matplotlib") is None:
+        raise ImportError("plots need matplotlib: pip install 'fastmi[plot]'")
 
 
 def _save_figure(draw, path, figsize):

@@ -15,7 +15,7 @@ import numpy as np
 from ._api import _CATEGORICAL, _MI_METHODS, mutual_info
 from ._config import resolve_n_jobs
 from ._progress import progress_bar
-from ._result import _LN2, MIResult, _jsonable
+from ._result import _LN2, _jsonable
 from ._validation import check_array, check_choice, check_int, check_labels, check_same_length
 
 _CHEAP_METHODS = {"ksg", "ksg2", "mixed", "discrete", "gaussian"}
@@ -621,7 +621,8 @@ class MIMatrix:
     def __repr__(self):
         p, q = self.shape
         kind = "symmetric " if self.symmetric else ""
-        return f"MIMatrix({p}x{q} {kind}{self.method}, unit={self.unit!r}, rows={self.row_names}, cols={self.col_names})"
+        return (f"MIMatrix({p}x{q} {kind}{self.method}, unit={self.unit!r}, rows={self.row_names}, "
+                f"cols={self.col_names})")
 
 
 _LONG_COLUMNS = ["a", "b", "mi", "std", "ci_low", "ci_high", "n_replicates"]

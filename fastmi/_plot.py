@@ -16,11 +16,9 @@ from ._validation import check_array, check_same_length
 
 def _mpl():
     try:
-        import matplotlib  # noqa: F401
+        import matplotlib
     except ImportError:
         raise ImportError("plotting needs matplotlib: pip install 'fastmi[plot]'") from None
-    import matplotlib
-
     return matplotlib
 
 

@@ -171,7 +171,7 @@ def test_bad_inputs_give_one_line_and_exit_2(tmp_path, command):
     cols = ["--x", "a", "--y", "b"] if command == "estimate" else ["--a", "a", "--b", "b"]
     bad_col = ["--x", "a", "--y", "c"] if command == "estimate" else ["--a", "a", "--b", "c"]
     cases = [
-        ([tmp_path / "missing.csv", *cols], rf"no such file: .*missing\.csv"),
+        ([tmp_path / "missing.csv", *cols], r"no such file: .*missing\.csv"),
         ([ok, *bad_col], r"unknown column 'c' \((--y|--b)\) in ok\.csv; columns are: a, b"),
         ([text, *cols], r"column 'b' of text\.csv is not numeric \('x' on line 3\)"),
         ([nan, *cols], r"column 'b' of nan\.csv has 2 missing or NaN value\(s\) \(first on line 3\)"),
