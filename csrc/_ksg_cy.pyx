@@ -139,17 +139,16 @@ cdef class KDTree:
         """Tight box of the node; if ``split``, median-partition its rows on
         the widest dimension and set the children's ranges."""
         cdef intp s = self.start[node], e = self.end[node], i, d, mid, best = 0
-        cdef double v, spread = -1.0
+        cdef double v, a, b, spread = -1.0
         for d in range(self.dim):
-            self.lo[node, d] = INFINITY
-            self.hi[node, d] = -INFINITY
-        for i in range(s, e):
-            for d in range(self.dim):
+            a = INFINITY
+            b = -INFINITY
+            for i in range(s, e):
                 v = self.data[i, d]
-                if v < self.lo[node, d]:
-                    self.lo[node, d] = v
-                if v > self.hi[node, d]:
-                    self.hi[node, d] = v
+                a = v if v < a else a
+                b = v if v > b else b
+            self.lo[node, d] = a
+            self.hi[node, d] = b
         if not split:
             return 0
         mid = s + (e - s) // 2
