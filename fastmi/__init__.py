@@ -7,6 +7,17 @@ from ._result import MIResult
 from ._matrix import MIGResult, MIMatrix, factor_entropy, mi_matrix, mig
 from ._plot import plot_bootstrap, plot_cv, plot_fit, plot_mi_matrix
 
+
+
+def __getattr__(name):
+    # fastmi.bench is a subpackage loaded on first use, so that `import fastmi` stays light
+    if name == "bench":
+        import importlib
+
+        return importlib.import_module("fastmi.bench")
+    raise AttributeError(f"module 'fastmi' has no attribute {name!r}")
+
+
 try:
     __version__ = version("fastmi")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree

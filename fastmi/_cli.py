@@ -354,6 +354,10 @@ def build_parser():
     mat.add_argument("--bins", type=int, default=20,
                      help="histogram bins for the entropy of a continuous --b column in the MIG (default 20)")
     mat.set_defaults(func=_matrix)
+
+    from .bench import register_cli
+
+    register_cli(sub)  # fastmi bench: estimators against distributions with known MI
     return parser
 
 

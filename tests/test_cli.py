@@ -221,3 +221,22 @@ def test_installed_entry_point_and_demo():
     d = json.loads(proc.stdout)
     assert set(d) == {"mi", "std", "truth", "n_components", "seconds", "unit"}
     assert math.isfinite(d["mi"]) and d["truth"] == pytest.approx(0.4227843351)
+
+
+def test_bench_command(tmp_path):
+    assert "bench" in run("--help").stdout
+    out = tmp_path / "bench.csv"
+    run("bench", "--estimators", "gaussian", "--distributions", "gaussian:rho=0.6", "--n", "2000", "--seeds", "0", "1",
+        "--out", out, "--quiet")
+    import csv
+
+    with open(out) as f:
+        rows = list(csv.DictReader(f))
+    assert len(rows) == 2 and {r["estimator"] for r in rows} == {"fastmi-gaussian"}
+    assert {r["seed"] for r in rows} == {"0", "1"} and all(r["status"] == "ok" for r in rows)
+    truth = -0.5 * math.log(1 - 0.36)
+    for r in rows:
+        assert float(r["true_mi"]) == pytest.approx(truth, rel=1e-12)
+        assert abs(float(r["estimate"]) - truth) < 0.05
+    bad = run("bench", "--distributions", "no_such_distribution", check=False)
+    assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "fastmi: error:" in bad.stderr
