@@ -538,7 +538,7 @@ cdef class KDTree:
             node = (node - 1) >> 1
         return c
 
-    def count(self, const double[::1] radius, int n_threads=1):
+    def count(self, const double[::1] radius, int n_threads=1, bint by_row=True):
         """Number of points within max-norm distance <= radius of each point.
 
         The count includes the point itself (distance 0) whenever
@@ -548,10 +548,13 @@ cdef class KDTree:
         ----------
         radius : ndarray of shape (n,), by original row
         n_threads : int, default=1
+        by_row : bool, default=True
+            Return the counts by original row; False returns them in tree
+            order (enough for sums over points, and saves a scatter).
 
         Returns
         -------
-        ndarray of shape (n,), intp, by original row
+        ndarray of shape (n,), intp
         """
         cdef intp n = self.n, li, leaf, t, n_leaves
         cdef int nt
@@ -570,6 +573,8 @@ cdef class KDTree:
                 leaf = self.first_leaf + li
                 for t in range(self.start[leaf], self.end[leaf]):
                     cnt[t] = self._count_one(t, leaf, rad[t])
+        if not by_row:
+            return tree_cnt
         out = np.empty(n, dtype=np.intp)
         out[perm] = tree_cnt
         return out
@@ -632,7 +637,7 @@ cdef inline intp _count_sorted_one(const double[::1] xs, intp p, double r) excep
 
 
 def count_sorted(const double[::1] xs, const intp[::1] order, const double[::1] radius,
-                 int n_threads=1):
+                 int n_threads=1, bint by_row=True):
     """1-D counts by binary search: for every point, how many points lie
     within ``|x_i - x_j| <= radius[i]`` (itself included when radius >= 0).
 
@@ -644,10 +649,13 @@ def count_sorted(const double[::1] xs, const intp[::1] order, const double[::1] 
         The sorting permutation.
     radius : ndarray of shape (n,), by original row.
     n_threads : int, default=1
+    by_row : bool, default=True
+        Return the counts by original row; False returns them in sorted
+        order (enough for sums over points, and saves a scatter).
 
     Returns
     -------
-    ndarray of shape (n,), intp, by original row
+    ndarray of shape (n,), intp
     """
     cdef intp n = xs.shape[0], p
     cdef int nt
@@ -663,6 +671,8 @@ def count_sorted(const double[::1] xs, const intp[::1] order, const double[::1] 
     with nogil:
         for p in prange(n, num_threads=nt, schedule="dynamic", chunksize=2048):
             cnt[p] = _count_sorted_one(xs, p, rs[p])
+    if not by_row:
+        return sorted_cnt
     out = np.empty(n, dtype=np.intp)
     out[idx] = sorted_cnt
     return out

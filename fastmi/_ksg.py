@@ -184,14 +184,16 @@ def _mean_log(counts):
     return float(np.dot(b[v], np.log(v.astype(np.float64)))) / counts.size
 
 
-def _count_within(a, radius, n_threads):
+def _count_within(a, radius, n_threads, by_row=True):
     """Points j with max-norm ``|a_j - a_i| <= radius[i]``, the point itself
-    included (radius >= 0). Sort + binary search in 1-D, kd-tree above."""
+    included (radius >= 0). Sort + binary search in 1-D, kd-tree above.
+    With ``by_row=False`` the counts come in an arbitrary fixed order, which
+    is all that the estimators' averages need."""
     if a.shape[1] == 1:
         col = a[:, 0]
         order = np.argsort(col)
-        return _ksg_cy.count_sorted(np.ascontiguousarray(col[order]), order, radius, n_threads)
-    return _ksg_cy.KDTree(a, _COUNT_LEAFSIZE, n_threads).count(radius, n_threads)
+        return _ksg_cy.count_sorted(np.ascontiguousarray(col[order]), order, radius, n_threads, by_row)
+    return _ksg_cy.KDTree(a, _COUNT_LEAFSIZE, n_threads).count(radius, n_threads, by_row)
 
 
 def _strict(eps):
@@ -201,7 +203,7 @@ def _strict(eps):
     return np.nextafter(eps, 0.0)
 
 
-def _ksg_counts(x, y, k, variant=1, n_threads=1):
+def _ksg_counts(x, y, k, variant=1, n_threads=1, by_row=True):
     """Exact KSG quantities.
 
     Returns ``(eps, nx, ny)``. Variant 1: ``eps`` (n,) is the k-th neighbour
@@ -210,6 +212,7 @@ def _ksg_counts(x, y, k, variant=1, n_threads=1):
     eps == 0). Variant 2: ``eps`` (n, 2) holds each point's marginal extents
     of its k-neighbour set (ties in the joint distance broken by row index)
     and the counts are of other points at distance <= those extents.
+    ``by_row=False`` leaves the counts in an arbitrary order.
     """
     dx = x.shape[1]
     xy = np.hstack([x, y])
@@ -217,15 +220,15 @@ def _ksg_counts(x, y, k, variant=1, n_threads=1):
     if variant == 1:
         eps, _ = tree.knn(k, n_threads=n_threads)
         r = _strict(eps)
-        return eps, _count_within(x, r, n_threads) - 1, _count_within(y, r, n_threads) - 1
+        return eps, _count_within(x, r, n_threads, by_row) - 1, _count_within(y, r, n_threads, by_row) - 1
     _, ext = tree.knn(k, groups=[0, dx, xy.shape[1]], tiebreak=True, n_threads=n_threads)
     return (ext,
-            _count_within(x, np.ascontiguousarray(ext[:, 0]), n_threads) - 1,
-            _count_within(y, np.ascontiguousarray(ext[:, 1]), n_threads) - 1)
+            _count_within(x, np.ascontiguousarray(ext[:, 0]), n_threads, by_row) - 1,
+            _count_within(y, np.ascontiguousarray(ext[:, 1]), n_threads, by_row) - 1)
 
 
 def _ksg_value(x, y, k, variant, n_threads):
-    eps, nx, ny = _ksg_counts(x, y, k, variant, n_threads)
+    eps, nx, ny = _ksg_counts(x, y, k, variant, n_threads, by_row=False)
     n = x.shape[0]
     if variant == 1:
         mi = digamma(k) + digamma(n) - _mean_digamma(nx + 1) - _mean_digamma(ny + 1)
@@ -236,7 +239,7 @@ def _ksg_value(x, y, k, variant, n_threads):
     return float(mi), tied
 
 
-def _mixed_counts(x, y, k, n_threads=1):
+def _mixed_counts(x, y, k, n_threads=1, by_row=True):
     """Gao et al. (2017) quantities: ``(rho, ktilde, nx, ny)``.
 
     ``rho`` is the k-th neighbour distance in the joint space. Where
@@ -255,16 +258,16 @@ def _mixed_counts(x, y, k, n_threads=1):
         copies = tree.count(np.where(zero, 0.0, -1.0), n_threads)
         ktilde[zero] = copies[zero]
     r = _strict(rho)
-    return rho, ktilde, _count_within(x, r, n_threads), _count_within(y, r, n_threads)
+    return rho, ktilde, _count_within(x, r, n_threads, by_row), _count_within(y, r, n_threads, by_row)
 
 
 def _mixed_value(x, y, k, n_threads):
-    _, ktilde, nx, ny = _mixed_counts(x, y, k, n_threads)
+    _, ktilde, nx, ny = _mixed_counts(x, y, k, n_threads, by_row=False)
     n = x.shape[0]
     return _mean_digamma(ktilde) + math.log(n) - _mean_digamma(nx) - _mean_digamma(ny)
 
 
-def _ross_counts(x, codes, k, n_threads=1):
+def _ross_counts(x, codes, k, n_threads=1, by_row=True):
     """Ross (2014) quantities: ``(radius, k_used, m)``.
 
     For each point, ``radius`` is the distance to its ``k_used``-th nearest
@@ -281,18 +284,18 @@ def _ross_counts(x, codes, k, n_threads=1):
         r, _ = _ksg_cy.KDTree(np.ascontiguousarray(x[idx]), _LEAFSIZE, n_threads).knn(kc, n_threads=n_threads)
         radius[idx] = r
         k_used[idx] = kc
-    return radius, k_used, _count_within(x, _strict(radius), n_threads)
+    return radius, k_used, _count_within(x, _strict(radius), n_threads, by_row)
 
 
 def _ross_value(x, codes, k, n_threads):
-    radius, k_used, m = _ross_counts(x, codes, k, n_threads)
+    radius, k_used, m = _ross_counts(x, codes, k, n_threads, by_row=False)
     n = x.shape[0]
     class_n = np.bincount(codes)[codes]
     mi = digamma(n) + _mean_digamma(k_used) - _mean_digamma(class_n) - _mean_digamma(m)
     return float(mi), int(np.count_nonzero(radius == 0.0))
 
 
-def _cmi_counts(x, y, z, k, n_threads=1):
+def _cmi_counts(x, y, z, k, n_threads=1, by_row=True):
     """Frenzel & Pompe (2007) quantities: ``(eps, nxz, nyz, nz)``, the k-th
     neighbour distance in (x, y, z) and the numbers of other points strictly
     closer than it in the (x, z), (y, z) and z subspaces."""
@@ -300,13 +303,13 @@ def _cmi_counts(x, y, z, k, n_threads=1):
     eps, _ = tree.knn(k, n_threads=n_threads)
     r = _strict(eps)
     return (eps,
-            _count_within(np.hstack([x, z]), r, n_threads) - 1,
-            _count_within(np.hstack([y, z]), r, n_threads) - 1,
-            _count_within(z, r, n_threads) - 1)
+            _count_within(np.hstack([x, z]), r, n_threads, by_row) - 1,
+            _count_within(np.hstack([y, z]), r, n_threads, by_row) - 1,
+            _count_within(z, r, n_threads, by_row) - 1)
 
 
 def _cmi_value(x, y, z, k, n_threads):
-    eps, nxz, nyz, nz = _cmi_counts(x, y, z, k, n_threads)
+    eps, nxz, nyz, nz = _cmi_counts(x, y, z, k, n_threads, by_row=False)
     cmi = digamma(k) - _mean_digamma(nxz + 1) - _mean_digamma(nyz + 1) + _mean_digamma(nz + 1)
     return float(cmi), int(np.count_nonzero(eps == 0.0))
 

@@ -280,3 +280,37 @@ def test_counts_do_not_depend_on_threads(rng):
         one, many = f(1), f(4)
         for a, b in zip(one, many):
             np.testing.assert_array_equal(a, b)
+
+
+def test_estimates_use_the_verified_counts(rng):
+    """The estimators average counts taken in kernel order (no scatter back
+    to rows); they must equal the formulas on the by-row counts checked
+    against brute force above."""
+    from scipy.special import digamma
+
+    n = 30_000
+    x = rng.standard_normal((n, 1))
+    y = x + rng.standard_normal((n, 1))
+    z = rng.standard_normal((n, 2))
+    codes = (y[:, 0] > 0.3).astype(np.intp)
+    psi = lambda c: float(np.mean(digamma(c.astype(float))))
+    for threads in (1, 3):
+        eps, nx, ny = _ksg._ksg_counts(x, y, 3, 1, threads)
+        ref = digamma(3) + digamma(n) - psi(nx + 1) - psi(ny + 1)
+        assert _ksg._ksg_value(x, y, 3, 1, threads)[0] == pytest.approx(ref, abs=1e-12)
+        ext, nx, ny = _ksg._ksg_counts(z, y, 4, 2, threads)
+        ref = digamma(4) - 1 / 4 + digamma(n) - psi(nx) - psi(ny)
+        assert _ksg._ksg_value(z, y, 4, 2, threads)[0] == pytest.approx(ref, abs=1e-12)
+        xr = np.round(x, 1)
+        _, kt, nx, ny = _ksg._mixed_counts(xr, y, 3, threads)
+        ref = psi(kt) + np.log(n) - psi(nx) - psi(ny)
+        assert _ksg._mixed_value(xr, y, 3, threads) == pytest.approx(ref, abs=1e-12)
+        _, k_used, m = _ksg._ross_counts(z, codes, 3, threads)
+        ref = digamma(n) + psi(k_used) - psi(np.bincount(codes)[codes]) - psi(m)
+        assert _ksg._ross_value(z, codes, 3, threads)[0] == pytest.approx(ref, abs=1e-12)
+        _, nxz, nyz, nz = _ksg._cmi_counts(x, y, z, 3, threads)
+        ref = digamma(3) - psi(nxz + 1) - psi(nyz + 1) + psi(nz + 1)
+        assert _ksg._cmi_value(x, y, z, 3, threads)[0] == pytest.approx(ref, abs=1e-12)
+    tree = KDTree(z, 8, 2)
+    r = np.abs(rng.standard_normal(n)) * 0.05
+    np.testing.assert_array_equal(np.sort(tree.count(r, 2, False)), np.sort(tree.count(r, 2)))
