@@ -16,8 +16,10 @@ Public entry points (reached through :func:`fastmi.mutual_info` and
 Inputs are validated once here; the neighbour searches and counts run in
 the Cython kernels of :mod:`fastmi._ksg_cy` (kd-tree k-NN and range counts,
 sort + binary search for one-dimensional marginals, OpenMP over query
-points). Randomness (jitter, subsamples) is drawn here from ``rng``; the
-kernels are deterministic and give identical results for any ``n_jobs``.
+points). With ``n_jobs > 1`` on large inputs, the sorts of one-dimensional
+marginals also run in a helper thread alongside the k-NN search.
+Randomness (jitter, subsamples) is drawn here from ``rng``; the kernels are
+deterministic and give identical results for any ``n_jobs``.
 
 All distances are max-norm (Chebyshev) distances.
 """
@@ -25,6 +27,7 @@ from __future__ import annotations
 
 import math
 import numbers
+import threading
 import warnings
 
 import numpy as np
@@ -184,14 +187,53 @@ def _mean_log(counts):
     return float(np.dot(b[v], np.log(v.astype(np.float64)))) / counts.size
 
 
-def _count_within(a, radius, n_threads, by_row=True):
+class _Presort:
+    """Sort orders of the one-dimensional arrays among ``arrays``, computed in
+    a helper thread while the caller runs the neighbour search (NumPy's sort
+    releases the GIL), when ``n_threads > 1`` and the arrays are large;
+    otherwise computed on demand. ``order(i)`` returns the order of
+    ``arrays[i]`` (None unless it has one column)."""
+
+    _MIN_ROWS = 1 << 16
+
+    def __init__(self, arrays, n_threads):
+        self._arrays = arrays
+        self._orders = [None] * len(arrays)
+        self._error = None
+        self._thread = None
+        if n_threads > 1 and arrays[0].shape[0] >= self._MIN_ROWS:
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+
+    def _run(self):
+        try:
+            for i, a in enumerate(self._arrays):
+                if a.shape[1] == 1:
+                    self._orders[i] = np.argsort(a[:, 0])
+        except BaseException as exc:  # re-raised in the caller's thread
+            self._error = exc
+
+    def order(self, i):
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+            if self._error is not None:
+                raise self._error
+        if self._orders[i] is None and self._arrays[i].shape[1] == 1:
+            self._orders[i] = np.argsort(self._arrays[i][:, 0])
+        return self._orders[i]
+
+
+def _count_within(a, radius, n_threads, by_row=True, order=None):
     """Points j with max-norm ``|a_j - a_i| <= radius[i]``, the point itself
-    included (radius >= 0). Sort + binary search in 1-D, kd-tree above.
-    With ``by_row=False`` the counts come in an arbitrary fixed order, which
-    is all that the estimators' averages need."""
+    included (radius >= 0). Sort + binary search in 1-D (``order`` may give
+    the sort order), kd-tree above. With ``by_row=False`` the counts come in
+    an arbitrary fixed order, which is all that the estimators' averages
+    need."""
     if a.shape[1] == 1:
         col = a[:, 0]
-        order = np.argsort(col)
+        if order is None:
+            order = np.argsort(col)
         return _ksg_cy.count_sorted(np.ascontiguousarray(col[order]), order, radius, n_threads, by_row)
     return _ksg_cy.KDTree(a, _COUNT_LEAFSIZE, n_threads).count(radius, n_threads, by_row)
 
@@ -216,15 +258,17 @@ def _ksg_counts(x, y, k, variant=1, n_threads=1, by_row=True):
     """
     dx = x.shape[1]
     xy = np.hstack([x, y])
+    sort = _Presort([x, y], n_threads)
     tree = _ksg_cy.KDTree(xy, _LEAFSIZE, n_threads)
     if variant == 1:
         eps, _ = tree.knn(k, n_threads=n_threads)
-        r = _strict(eps)
-        return eps, _count_within(x, r, n_threads, by_row) - 1, _count_within(y, r, n_threads, by_row) - 1
-    _, ext = tree.knn(k, groups=[0, dx, xy.shape[1]], tiebreak=True, n_threads=n_threads)
-    return (ext,
-            _count_within(x, np.ascontiguousarray(ext[:, 0]), n_threads, by_row) - 1,
-            _count_within(y, np.ascontiguousarray(ext[:, 1]), n_threads, by_row) - 1)
+        rx = ry = _strict(eps)
+    else:
+        eps = tree.knn(k, groups=[0, dx, xy.shape[1]], tiebreak=True, n_threads=n_threads)[1]
+        rx, ry = np.ascontiguousarray(eps[:, 0]), np.ascontiguousarray(eps[:, 1])
+    return (eps,
+            _count_within(x, rx, n_threads, by_row, sort.order(0)) - 1,
+            _count_within(y, ry, n_threads, by_row, sort.order(1)) - 1)
 
 
 def _ksg_value(x, y, k, variant, n_threads):
@@ -250,6 +294,7 @@ def _mixed_counts(x, y, k, n_threads=1, by_row=True):
     includes the point itself.
     """
     xy = np.hstack([x, y])
+    sort = _Presort([x, y], n_threads)
     tree = _ksg_cy.KDTree(xy, _LEAFSIZE, n_threads)
     rho, _ = tree.knn(k, n_threads=n_threads)
     ktilde = np.full(rho.shape[0], k, dtype=np.intp)
@@ -258,7 +303,8 @@ def _mixed_counts(x, y, k, n_threads=1, by_row=True):
         copies = tree.count(np.where(zero, 0.0, -1.0), n_threads)
         ktilde[zero] = copies[zero]
     r = _strict(rho)
-    return rho, ktilde, _count_within(x, r, n_threads, by_row), _count_within(y, r, n_threads, by_row)
+    return (rho, ktilde, _count_within(x, r, n_threads, by_row, sort.order(0)),
+            _count_within(y, r, n_threads, by_row, sort.order(1)))
 
 
 def _mixed_value(x, y, k, n_threads):
@@ -299,13 +345,14 @@ def _cmi_counts(x, y, z, k, n_threads=1, by_row=True):
     """Frenzel & Pompe (2007) quantities: ``(eps, nxz, nyz, nz)``, the k-th
     neighbour distance in (x, y, z) and the numbers of other points strictly
     closer than it in the (x, z), (y, z) and z subspaces."""
+    sort = _Presort([z], n_threads)
     tree = _ksg_cy.KDTree(np.hstack([x, y, z]), _LEAFSIZE, n_threads)
     eps, _ = tree.knn(k, n_threads=n_threads)
     r = _strict(eps)
     return (eps,
             _count_within(np.hstack([x, z]), r, n_threads, by_row) - 1,
             _count_within(np.hstack([y, z]), r, n_threads, by_row) - 1,
-            _count_within(z, r, n_threads, by_row) - 1)
+            _count_within(z, r, n_threads, by_row, sort.order(0)) - 1)
 
 
 def _cmi_value(x, y, z, k, n_threads):
