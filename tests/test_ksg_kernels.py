@@ -314,3 +314,20 @@ def test_estimates_use_the_verified_counts(rng):
     tree = KDTree(z, 8, 2)
     r = np.abs(rng.standard_normal(n)) * 0.05
     np.testing.assert_array_equal(np.sort(tree.count(r, 2, False)), np.sort(tree.count(r, 2)))
+
+
+def test_presort_helper_thread(rng, monkeypatch):
+    n = _ksg._Presort._MIN_ROWS
+    a, b = rng.standard_normal((n, 1)), rng.standard_normal((n, 2))
+    for threads in (1, 2):
+        sort = _ksg._Presort([a, b], threads)
+        np.testing.assert_array_equal(a[sort.order(0), 0], np.sort(a[:, 0]))
+        assert sort.order(1) is None
+
+    def broken(*args, **kwargs):
+        raise MemoryError("no room to sort")
+
+    monkeypatch.setattr(_ksg.np, "argsort", broken)
+    sort = _ksg._Presort([a], 2)
+    with pytest.raises(MemoryError, match="no room"):
+        sort.order(0)
