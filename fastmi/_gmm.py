@@ -12,6 +12,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._kernels._em import EM_OK, _em_fit, _mean_log_likelihood
+from ._kernels._init import _kmeans_pp_centers, _lloyd, _m_step_from_labels, _m_step_from_resp, _nearest_centre
 from ._kernels._linalg import _precision_cholesky
 from ._xp_gmm import control_variate_estimate, gaussian_term_expectation, moment_match
 from ._kernels._bootstrap import _em_fit_batch, _mc_categorical_batch, _mc_log_ratio_batch
@@ -84,63 +85,25 @@ def fit_em(X, start, tol, reg_covar, max_iter):
 # --------------------------------------------------------------------------- initialisation
 def mixture_from_resp(X, resp, reg_covar):
     """One M-step from responsibilities (n, K)."""
-    n, d = X.shape
-    nk = resp.sum(axis=0) + 10 * np.finfo(np.float64).eps
-    means = (resp.T @ X) / nk[:, None]
-    covs = np.empty((resp.shape[1], d, d))
-    for k in range(resp.shape[1]):
-        diff = X - means[k]
-        covs[k] = (resp[:, k, None] * diff).T @ diff / nk[k]
-        covs[k].flat[:: d + 1] += reg_covar
-    return Mixture(nk / nk.sum(), means, covs)
+    K, d = resp.shape[1], X.shape[1]
+    mix = Mixture(np.empty(K), np.empty((K, d)), np.empty((K, d, d)))
+    _m_step_from_resp(X, np.ascontiguousarray(resp), reg_covar, mix.weights, mix.means, mix.covariances)
+    return mix
 
 
 def _mixture_from_labels(X, labels, centers, reg_covar):
     """M-step from hard labels; components with too few points keep their centre and the data covariance."""
-    n, d = X.shape
-    K = centers.shape[0]
-    resp = np.zeros((n, K))
-    resp[np.arange(n), labels] = 1.0
-    mix = mixture_from_resp(X, resp, reg_covar)
-    counts = np.bincount(labels, minlength=K)
+    K, d = centers.shape
+    mix = Mixture(np.empty(K), np.empty((K, d)), np.empty((K, d, d)))
+    counts = np.empty(K)
+    _m_step_from_labels(X, labels, reg_covar, mix.weights, mix.means, mix.covariances, counts)
     thin = counts < d + 1
     if thin.any():
         mix.means[thin] = centers[thin]
         mix.covariances[thin] = np.cov(X, rowvar=False).reshape(d, d) + reg_covar * np.eye(d)
-        w = np.maximum(counts, 1).astype(np.float64)
+        w = np.maximum(counts, 1.0)
         mix.weights = w / w.sum()
     return mix
-
-
-def _sq_dist(X, centers):
-    return ((X[:, None, :] - centers[None, :, :]) ** 2).sum(axis=2)
-
-
-def _kmeans_pp_centers(X, K, rng):
-    n = X.shape[0]
-    centers = np.empty((K, X.shape[1]))
-    centers[0] = X[rng.integers(n)]
-    d2 = ((X - centers[0]) ** 2).sum(axis=1)
-    for k in range(1, K):
-        total = d2.sum()
-        i = rng.choice(n, p=d2 / total) if total > 0 else rng.integers(n)
-        centers[k] = X[i]
-        d2 = np.minimum(d2, ((X - centers[k]) ** 2).sum(axis=1))
-    return centers
-
-
-def _lloyd(X, centers, max_iter=300):
-    labels = _sq_dist(X, centers).argmin(axis=1)
-    for _ in range(max_iter):
-        for k in range(centers.shape[0]):
-            members = labels == k
-            if members.any():
-                centers[k] = X[members].mean(axis=0)
-        new = _sq_dist(X, centers).argmin(axis=1)
-        if np.array_equal(new, labels):
-            break
-        labels = new
-    return labels, centers
 
 
 def _isotropic_spread(X, K):
@@ -156,11 +119,13 @@ def initial_mixture(X, K, method, rng, reg_covar):
         resp = rng.uniform(size=(n, K))
         return mixture_from_resp(X, resp / resp.sum(axis=1, keepdims=True), reg_covar)
     if method in ("kmeans++", "kmeans"):
-        centers = _kmeans_pp_centers(X, K, rng)
+        centers = np.empty((K, d))
+        _kmeans_pp_centers(X, int(rng.integers(n)), rng.random(K), centers)
+        labels = np.full(n, -1, dtype=np.int64)
         if method == "kmeans":
-            labels, centers = _lloyd(X, centers)
+            _lloyd(X, centers, labels, 300)
         else:
-            labels = _sq_dist(X, centers).argmin(axis=1)
+            _nearest_centre(X, centers, labels)
         return _mixture_from_labels(X, labels, centers, reg_covar)
     if method == "random":
         means = X[rng.choice(n, size=K, replace=False)].copy()

@@ -282,3 +282,59 @@ def test_vectorised_exp_and_log_match_libm(rng):
     v = np.concatenate([1 + rng.random(50_000) * 50, 10 ** rng.uniform(-300, 300, 50_000), [1.0, 2.0, np.sqrt(2)]])
     assert_allclose(log(v), np.log(v), rtol=4e-16, atol=1e-300)
     assert log(np.array([1.0]))[0] == 0.0
+
+
+def test_init_kernels_match_numpy(rng):
+    from fastmi._kernels._init import (_kmeans_pp_centers, _lloyd, _m_step_from_labels, _m_step_from_resp,
+                                       _nearest_centre)
+
+    X = _data(rng, 1500, 3)
+    K = 4
+    # M-step from responsibilities, against the textbook formulas
+    resp = rng.random((1500, K))
+    resp /= resp.sum(1, keepdims=True)
+    w, mu, cov = np.empty(K), np.empty((K, 3)), np.empty((K, 3, 3))
+    _m_step_from_resp(X, resp, 1e-6, w, mu, cov)
+    nk = resp.sum(0)
+    assert_allclose(w, nk / nk.sum(), rtol=1e-12)
+    assert_allclose(mu, resp.T @ X / nk[:, None], rtol=1e-12)
+    for k in range(K):
+        diff = X - mu[k]
+        assert_allclose(cov[k], (resp[:, k, None] * diff).T @ diff / nk[k] + 1e-6 * np.eye(3), rtol=1e-11)
+    # hard labels give the same as one-hot responsibilities
+    labels = rng.integers(0, K, 1500)
+    w2, mu2, cov2, counts = np.empty(K), np.empty((K, 3)), np.empty((K, 3, 3)), np.empty(K)
+    _m_step_from_labels(X, labels, 1e-6, w2, mu2, cov2, counts)
+    _m_step_from_resp(X, np.eye(K)[labels], 1e-6, w, mu, cov)
+    assert_allclose(mu2, mu, rtol=1e-12)
+    assert_allclose(cov2, cov, rtol=1e-11)
+    assert np.array_equal(counts, np.bincount(labels, minlength=K))
+    # nearest centres and Lloyd's iterations
+    centers = X[rng.choice(1500, K, replace=False)].copy()
+    lab = np.full(1500, -1)
+    assert _nearest_centre(X, centers, lab) == 1500
+    assert np.array_equal(lab, ((X[:, None] - centers[None]) ** 2).sum(-1).argmin(1))
+    ref = centers.copy()
+    ref_lab = ((X[:, None] - ref[None]) ** 2).sum(-1).argmin(1)
+    for _ in range(300):
+        ref = np.array([X[ref_lab == k].mean(0) if np.any(ref_lab == k) else ref[k] for k in range(K)])
+        new = ((X[:, None] - ref[None]) ** 2).sum(-1).argmin(1)
+        if np.array_equal(new, ref_lab):
+            break
+        ref_lab = new
+    _lloyd(X, centers, lab, 300)
+    assert np.array_equal(lab, ref_lab)
+    assert_allclose(centers, ref, rtol=1e-12)
+    # k-means++: distinct data rows, the first one chosen by index, later ones by D^2 sampling
+    out = np.empty((K, 3))
+    _kmeans_pp_centers(X, 7, rng.random(K), out)
+    assert np.array_equal(out[0], X[7])
+    rows = [np.flatnonzero((X == c).all(1)) for c in out]
+    assert all(r.size == 1 for r in rows) and len({int(r[0]) for r in rows}) == K
+    # u just below 1 picks the last point with positive D^2; u = 0 the first such point
+    two = np.array([[0.0], [1.0], [5.0]])
+    c2 = np.empty((2, 1))
+    _kmeans_pp_centers(two, 0, np.array([0.0, 0.999999]), c2)
+    assert c2[1, 0] == 5.0
+    _kmeans_pp_centers(two, 0, np.array([0.0, 0.0]), c2)
+    assert c2[1, 0] == 1.0
