@@ -5,6 +5,7 @@ and standardised; the public estimator lives in ``_estimators.py``.
 from __future__ import annotations
 
 import math
+import threading
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -244,13 +245,16 @@ class MCDraws:
     dimensions and as many uniforms, from one seed, served in chunks of ``MC_CHUNK``.
 
     Every replicate integrates over the same draws (common random numbers), so MC noise
-    does not enter the spread between replicates. Small draws are cached; large ones are
-    regenerated from the seed, chunk by chunk, so memory stays bounded.
+    does not enter the spread between replicates. Small draws are generated on first use
+    (never, when every mixture has one component) and cached; large ones are regenerated
+    from the seed, chunk by chunk, so memory stays bounded.
     """
 
     def __init__(self, seed, n_samples, dim):
         self.seed, self.n_samples, self.dim = seed, int(n_samples), int(dim)
-        self._cache = list(self._generate()) if self.n_samples * (dim + 1) * 8 <= MC_CACHE_BYTES else None
+        self.cached = self.n_samples * (dim + 1) * 8 <= MC_CACHE_BYTES
+        self._cache = None
+        self._lock = threading.Lock()
 
     def _generate(self):
         rng = np.random.default_rng(self.seed)
@@ -261,7 +265,12 @@ class MCDraws:
             done += m
 
     def __iter__(self):
-        return iter(self._cache) if self._cache is not None else self._generate()
+        if not self.cached:
+            return self._generate()
+        with self._lock:  # threads share one copy
+            if self._cache is None:
+                self._cache = list(self._generate())
+        return iter(self._cache)
 
 
 def _mean_and_stderr(total, total_sq, m):
@@ -345,6 +354,14 @@ class BootstrapOutput:
     params: tuple  # stacked fitted parameters
 
 
+def _resample_indices(seed_of, start, stop, n):
+    """Bootstrap row indices of replicates start..stop-1, each from its own generator."""
+    idx = np.empty((stop - start, n), dtype=np.int64)
+    for b in range(start, stop):
+        idx[b - start] = np.random.default_rng(seed_of(b)).integers(0, n, size=n)
+    return idx
+
+
 def _per_thread(B, pmap):
     """Contiguous runs of replicates, one per thread."""
     return [r for r in np.array_split(np.arange(B), min(getattr(pmap, "n_jobs", 1), B)) if r.size]
@@ -375,7 +392,7 @@ def bootstrap_continuous(X, warm, groups, n_boot, seed_of, em, draws, pmap):
 
     def work(rng_range):
         for s, e in _ranges_within(rng_range):
-            idx = np.stack([np.random.default_rng(seed_of(b)).integers(0, n, size=n) for b in range(s, e)])
+            idx = _resample_indices(seed_of, s, e, n)
             _em_fit_batch(X, idx, lengths[: e - s], W[s:e], M[s:e], C[s:e], em.tol, em.reg_covar, em.max_iter,
                           n_iter[s:e], conv[s:e], lb[s:e], status[s:e])
             values[s:e], stderr[s:e] = mc_log_ratio(W[s:e], M[s:e], C[s:e], terms, draws)
@@ -405,7 +422,7 @@ def bootstrap_categorical(X, codes, warms, n_boot, seed_of, em, draws, pmap):
 
     def work(rng_range):
         for s, e in _ranges_within(rng_range):
-            idx = np.stack([np.random.default_rng(seed_of(b)).integers(0, n, size=n) for b in range(s, e)])
+            idx = _resample_indices(seed_of, s, e, n)
             cls = codes[idx]
             for b in range(s, e):
                 prior[b] = np.bincount(cls[b - s], minlength=n_classes) / n

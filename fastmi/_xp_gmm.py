@@ -207,14 +207,14 @@ def bootstrap_continuous(xp, X, warm, groups, n_boot, seed_of, em, draws, batch=
     """``fastmi._gmm.bootstrap_continuous`` on the array namespace ``xp``."""
     import numpy as np
 
-    from ._gmm import BootstrapOutput, mi_terms
+    from ._gmm import BootstrapOutput, _resample_indices, mi_terms
 
     n = X.shape[0]
     terms = mi_terms(groups)
     outs = []
     for s in range(0, n_boot, batch):
         e = min(s + batch, n_boot)
-        idx = np.stack([np.random.default_rng(seed_of(b)).integers(0, n, size=n) for b in range(s, e)])
+        idx = _resample_indices(seed_of, s, e, n)
         Xb = xp.asarray(X[idx])
         rep = e - s
         W, M, C = (xp.asarray(np.repeat(a[None], rep, axis=0)) for a in (warm.weights, warm.means, warm.covariances))
@@ -231,7 +231,7 @@ def bootstrap_categorical(xp, X, codes, warms, n_boot, seed_of, em, draws, batch
     """``fastmi._gmm.bootstrap_categorical`` on the array namespace ``xp``."""
     import numpy as np
 
-    from ._gmm import BootstrapOutput
+    from ._gmm import BootstrapOutput, _resample_indices
 
     n, d = X.shape
     n_classes = len(warms)
@@ -239,7 +239,7 @@ def bootstrap_categorical(xp, X, codes, warms, n_boot, seed_of, em, draws, batch
     outs = []
     for s in range(0, n_boot, batch):
         e = min(s + batch, n_boot)
-        idx = np.stack([np.random.default_rng(seed_of(b)).integers(0, n, size=n) for b in range(s, e)])
+        idx = _resample_indices(seed_of, s, e, n)
         cls = codes[idx]
         prior = np.stack([np.bincount(c, minlength=n_classes) / n for c in cls])
         parts = {"W": [], "M": [], "C": [], "it": [], "conv": [], "ok": []}

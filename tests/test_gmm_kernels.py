@@ -175,6 +175,8 @@ def test_mc_categorical_matches_quadrature():
 def test_mc_draws_bounded_and_reproducible():
     small = MCDraws(5, 1000, 2)
     big = MCDraws(5, 10_000_000, 2)  # too big to cache: regenerated chunk by chunk
+    assert small.cached and not big.cached
+    list(small)
     assert small._cache is not None and big._cache is None
     first = next(iter(big))
     again = next(iter(big))
