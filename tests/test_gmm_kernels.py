@@ -278,8 +278,8 @@ def test_vectorised_exp_and_log_match_libm(rng):
     shift = rng.standard_normal(x.size)
     arg = (x + shift) - shift  # the kernel's own argument, rounding included
     out, total = exp_shifted(x + shift, shift)
-    assert_allclose(out, np.exp(arg), rtol=4e-16, atol=0)
-    assert_allclose(total, 1 + np.exp(arg), rtol=4e-16)
+    assert_allclose(out, np.exp(arg), rtol=5e-16, atol=0)  # about 2 ulp
+    assert_allclose(total, 1 + np.exp(arg), rtol=5e-16)
     assert exp_shifted(np.array([2.5]), np.array([2.5]))[0][0] == 1.0
     v = np.concatenate([1 + rng.random(50_000) * 50, 10 ** rng.uniform(-300, 300, 50_000), [1.0, 2.0, np.sqrt(2)]])
     assert_allclose(log(v), np.log(v), rtol=4e-16, atol=1e-300)

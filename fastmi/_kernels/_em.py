@@ -97,8 +97,7 @@ def _block_log_prob(Xt, rows, i0, m, log_w, means, prec_chol, log_det, k0, K, lp
             lp[k, i] = c - 0.5 * acc[i]
 
 
-# exp on a block, written so that LLVM vectorises it (libm's exp is a scalar call)
-_LOG2E = 1.4426950408889634
+# exp and log on blocks, written so that LLVM vectorises them (libm's are scalar calls)
 _LN2_HI = 6.93147180369123816490e-01  # trailing zero bits: n * _LN2_HI is exact
 _LN2_LO = 1.90821492927058770002e-10
 _SHIFTER = 6755399441055744.0  # 1.5 * 2**52: x + _SHIFTER rounds x to an integer held in the low bits
@@ -106,35 +105,37 @@ _SHIFTER_BITS = 0x4338000000000000
 _EXP_FLOOR = -708.0  # exp(-708) ~ 3e-308 is still a normal number
 
 
+_EXP_TABLE = np.exp2(np.arange(32) / 32.0)  # 2^(j/32), j = 0..31
+_INV_LN2_32 = 32.0 / math.log(2.0)
+_LN2_32_HI = _LN2_HI / 32.0  # still with trailing zero bits: n * _LN2_32_HI is exact for |n| < 2^20
+_LN2_32_LO = _LN2_LO / 32.0
+
+
 @numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE, inline="always")
 def _exp_shifted_sum(v, shift, m, total):
-    """v[:m] <- exp(v[:m] - shift[:m]) and total[:m] += that, for v <= shift, to about 1 ulp;
+    """v[:m] <- exp(v[:m] - shift[:m]) and total[:m] += that, for v <= shift, to about 2 ulp;
     arguments below -708 (and NaN) give exp(-708).
 
-    exp(x) = 2^n exp(r), n = round(x / ln 2), |r| <= ln(2) / 2, with a degree-13 Taylor
-    polynomial for exp(r) (truncation below 1e-17) and 2^n built from its exponent bits.
+    exp(x) = 2^k 2^(j/32) exp(r) with n = round(32 x / ln 2) = 32 k + j and |r| <= ln(2) / 64:
+    a 32-entry table and a degree-6 polynomial (truncation below 1e-17), 2^k built from its
+    exponent bits. Arithmetic, bit casts and a table gather: LLVM vectorises all of it.
     """
+    table = _EXP_TABLE
     for i in range(m):
         x = v[i] - shift[i]
         x = x if x > _EXP_FLOOR else _EXP_FLOOR
-        t = x * _LOG2E + _SHIFTER
+        t = x * _INV_LN2_32 + _SHIFTER
         n = t - _SHIFTER
-        r = (x - n * _LN2_HI) - n * _LN2_LO
-        p = 1.0 / 6227020800.0
-        p = p * r + 1.0 / 479001600.0
-        p = p * r + 1.0 / 39916800.0
-        p = p * r + 1.0 / 3628800.0
-        p = p * r + 1.0 / 362880.0
-        p = p * r + 1.0 / 40320.0
-        p = p * r + 1.0 / 5040.0
-        p = p * r + 1.0 / 720.0
+        r = (x - n * _LN2_32_HI) - n * _LN2_32_LO
+        p = 1.0 / 720.0
         p = p * r + 1.0 / 120.0
         p = p * r + 1.0 / 24.0
         p = p * r + 1.0 / 6.0
         p = p * r + 0.5
         p = p * r + 1.0
         p = p * r + 1.0
-        e = p * _float_of((_bits_of(t) - _SHIFTER_BITS + 1023) << 52)
+        ni = _bits_of(t) - _SHIFTER_BITS
+        e = table[ni & 31] * p * _float_of(((ni >> 5) + 1023) << 52)
         v[i] = e
         total[i] += e
 
