@@ -15,7 +15,9 @@ def logsumexp(xp, a, axis):
     """log(sum(exp(a), axis)) with the maximum factored out; -inf where every entry is -inf."""
     amax = xp.max(a, axis=axis, keepdims=True)
     amax = xp.where(xp.isfinite(amax), amax, 0.0)
-    return xp.squeeze(amax, axis=axis) + xp.log(xp.sum(xp.exp(a - amax), axis=axis))
+    total = xp.sum(xp.exp(a - amax), axis=axis)
+    safe = xp.log(xp.where(total > 0, total, 1.0))  # no log(0) warning: the empty case is set below
+    return xp.where(total > 0, xp.squeeze(amax, axis=axis) + safe, -xp.inf)
 
 
 def precision_factors(xp, covariances):

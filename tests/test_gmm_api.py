@@ -137,7 +137,7 @@ def test_entropy_and_kl_match_closed_form(rng):
     kl_rev = 0.5 * (math.log(v1 / v2) + (v2 + (m1 - m2) ** 2) / v1 - 1)
     assert abs(rev.mi - kl_rev) < 4 * rev.std + 0.01
     with pytest.raises(ValueError, match="equal dimension"):
-        GMMMI(n_components=1, n_bootstrap=0).fit(np.c_[x, y], y).kl_divergence()
+        GMMMI(n_components=1, n_bootstrap=0).fit(np.c_[x, rng.standard_normal(n)], y).kl_divergence()
 
 
 def test_save_load_roundtrip(rng, tmp_path):
