@@ -9,8 +9,9 @@ import numpy as np
 
 from ._backend import BACKENDS, get_namespace
 from ._config import resolve_n_jobs
-from ._gmm import (INITS, EMSettings, MCDraws, Mixture, bootstrap_categorical, bootstrap_continuous, child_seed,
-                   fit_em, mc_categorical_mi, mc_log_ratio, mi_terms, select_n_components, stack, thread_map)
+from ._gmm import (INITS, EMSettings, MCDraws, Mixture, affine_params, bootstrap_categorical, bootstrap_continuous,
+                   child_seed, fit_em, mc_categorical_mi, mc_log_ratio, mi_terms, select_n_components, stack,
+                   thread_map)
 from ._result import MIResult
 from ._validation import (check_array, check_choice, check_float, check_int, check_labels, check_rng,
                           check_same_length)
@@ -272,17 +273,16 @@ class GMMMI:
         return m
 
     def _set_public_params(self):
-        def orig(mix, cols):
-            return mix.affine(self.loc_[cols], self.scale_[cols])
+        def orig(mix):
+            return mix.affine(self.loc_, self.scale_)
 
-        cols = np.arange(len(self.loc_))
         if self.y_type == "categorical":
-            mixes = {cl: orig(m, cols) for cl, m in zip(self.classes_.tolist(), self._final)}
+            mixes = {cl: orig(m) for cl, m in zip(self.classes_.tolist(), self._final)}
             self.weights_ = {k: m.weights for k, m in mixes.items()}
             self.means_ = {k: m.means for k, m in mixes.items()}
             self.covariances_ = {k: m.covariances for k, m in mixes.items()}
         else:
-            m = orig(self._final, cols)
+            m = orig(self._final)
             self.weights_, self.means_, self.covariances_ = m.weights, m.means, m.covariances
 
     def _emit_warnings(self):
@@ -400,8 +400,7 @@ class GMMMI:
         if self.y_type == "categorical":
             raise ValueError("entropy and KL are defined for continuous x and y only")
         W, M, C = self.bootstrap_params_ if getattr(self, "bootstrap_params_", None) else stack([self._final])
-        s = self.scale_
-        return W, self.loc_ + M * s, C * s[None, None, :, None] * s[None, None, None, :]
+        return (W, *affine_params(M, C, self.loc_, self.scale_))
 
     def _mc_over_models(self, terms, key):
         values, stderr = mc_log_ratio(*self._models_in_units(), terms, self._draws(key))

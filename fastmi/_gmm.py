@@ -42,17 +42,10 @@ class Mixture:
     def copy(self):
         return Mixture(self.weights.copy(), self.means.copy(), self.covariances.copy())
 
-    def marginal(self, cols):
-        """The mixture of the Gaussians sliced to ``cols`` (same weights)."""
-        cols = np.asarray(cols, dtype=np.intp)
-        return Mixture(self.weights.copy(), np.ascontiguousarray(self.means[:, cols]),
-                       np.ascontiguousarray(self.covariances[:, cols[:, None], cols[None, :]]))
-
     def affine(self, loc, scale):
         """The mixture of ``loc + scale * x`` for x drawn from this one (scale per column)."""
-        s = np.asarray(scale, dtype=np.float64)
-        return Mixture(self.weights.copy(), np.ascontiguousarray(loc + self.means * s),
-                       np.ascontiguousarray(self.covariances * s[None, :, None] * s[None, None, :]))
+        means, covs = affine_params(self.means, self.covariances, loc, scale)
+        return Mixture(self.weights.copy(), np.ascontiguousarray(means), np.ascontiguousarray(covs))
 
     def n_parameters(self):
         K, d = self.means.shape
@@ -66,6 +59,12 @@ class Mixture:
         if bad >= 0:
             raise FloatingPointError(f"covariance of component {bad} is not positive definite")
         return chol, prec, logdet
+
+
+def affine_params(means, covariances, loc, scale):
+    """Means (..., d) and covariances (..., d, d) of ``loc + scale * x``, scale per column."""
+    s = np.asarray(scale, dtype=np.float64)
+    return loc + means * s, covariances * s[:, None] * s[None, :]
 
 
 @dataclass

@@ -60,16 +60,3 @@ def _precision_cholesky(covariances, chol, prec_chol, log_det):
             return k
         log_det[k] = _invert_lower(chol[k], prec_chol[k])
     return -1
-
-
-@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
-def _mahalanobis_sq(x, mean, prec_chol):
-    """||P (x - mean)||^2 with P lower triangular."""
-    d = x.shape[0]
-    acc = 0.0
-    for i in range(d):
-        s = 0.0
-        for j in range(i + 1):
-            s += prec_chol[i, j] * (x[j] - mean[j])
-        acc += s * s
-    return acc
