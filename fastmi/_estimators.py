@@ -204,6 +204,11 @@ class GMMMI:
         self.loc_ = data.mean(axis=0)
         self.scale_ = data.std(axis=0)
         self._data = np.ascontiguousarray((data - self.loc_) / self.scale_)
+        if self._data.shape[1] > 1 and np.linalg.eigvalsh(np.corrcoef(self._data, rowvar=False))[0] < 1e-10:
+            # a Gaussian mixture has no density on a lower-dimensional subspace: EM would only crawl
+            # towards a singular fit (and MI between linearly dependent x and y is infinite)
+            raise ValueError(f"the columns of ({', '.join(self.dims_)}) are linearly dependent (e.g. a duplicated "
+                             "or collinear column); drop the redundant column(s)")
         self._root = np.random.SeedSequence(check_rng(self.rng).integers(0, 2**63, size=4).tolist())
         self._warnings = []
         with thread_map(n_jobs) as pmap:

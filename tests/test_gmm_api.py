@@ -208,6 +208,8 @@ def test_bad_input_messages(rng):
     _bad("n_folds must be >= 2", x, y, n_folds=1)
     _bad("n_components must be 'auto' or a positive int", x, y, n_components="many")
     _bad("empty", np.empty(0), np.empty(0))
+    _bad(r"columns of \(x, y\) are linearly dependent", x, 2 * x + 1)
+    _bad("linearly dependent", np.c_[x, x - y], y)
 
 
 def test_bad_categorical_input(rng):
