@@ -237,6 +237,35 @@ def _sum(a, m):
     return (t0 + t1) + (t2 + t3)
 
 
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE, inline="always")
+def _stats_2d(Xt, i0, m, e, inv_sum, center, nk, s1, s2):
+    """The E-step's statistics for d = 2 in one pass per component: six running sums, each
+    in its own register, instead of a pass (and a memory round trip) per statistic."""
+    x0 = Xt[0]
+    x1 = Xt[1]
+    for k in range(e.shape[0]):
+        c0, c1 = center[k, 0], center[k, 1]
+        t_n = t_0 = t_1 = t_00 = t_10 = t_11 = 0.0
+        for i in range(m):
+            r = e[k, i] * inv_sum[i]
+            a = x0[i0 + i] - c0
+            b = x1[i0 + i] - c1
+            ra = r * a
+            rb = r * b
+            t_n += r
+            t_0 += ra
+            t_1 += rb
+            t_00 += ra * a
+            t_10 += rb * a
+            t_11 += rb * b
+        nk[k] += t_n
+        s1[k, 0] += t_0
+        s1[k, 1] += t_1
+        s2[k, 0, 0] += t_00
+        s2[k, 1, 0] += t_10
+        s2[k, 1, 1] += t_11
+
+
 @numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
 def _e_step(Xt, log_w, means, prec_chol, log_det, center, nk, s1, s2):
     """Fused E-step: log-prob -> log-sum-exp -> responsibilities -> sufficient statistics.
@@ -266,6 +295,9 @@ def _e_step(Xt, log_w, means, prec_chol, log_det, center, nk, s1, s2):
         for i in range(m):
             total += lse[i]
             acc[i] = 1.0 / acc[i]  # responsibilities are the shifted exponentials over their sum
+        if d == 2:
+            _stats_2d(Xt, i0, m, lp, acc, center, nk, s1, s2)
+            continue
         for k in range(K):
             r = lp[k]
             for i in range(m):
