@@ -139,6 +139,14 @@ def _check_cov(cov, name, d=None):
     return cov
 
 
+def _rho_spec(rho, dx, dy, what):
+    """From canonical correlations: (matrix, dy, rho as JSON-ready, name suffix for the dimensions)."""
+    dy = dx if dy is None else check_int(dy, "dy", low=1)
+    matrix = _block_scale(rho, dx, dy, what)
+    rho = rho if np.ndim(rho) == 0 else np.asarray(rho, dtype=float).tolist()
+    return matrix, dy, rho, "" if dx == dy == 1 else f"{dx}x{dy}"
+
+
 def _block_scale(rho, dx, dy, what):
     """Unit-diagonal (dx+dy) matrix whose cross block is ``rho``: a scalar (rho on the
     diagonal of the cross block, i.e. x_i paired with y_i) or a (dx, dy) matrix."""
@@ -222,11 +230,8 @@ class Gaussian(Distribution):
             params = {"cov": cov.tolist(), "dx": dx}
             default = f"gaussian{dx}x{dy}(cov)"
         else:
-            dy = dx if dy is None else check_int(dy, "dy", low=1)
-            cov = _block_scale(rho, dx, dy, "Gaussian")
-            rho = rho if np.ndim(rho) == 0 else np.asarray(rho, dtype=float).tolist()
+            cov, dy, rho, dims = _rho_spec(rho, dx, dy, "Gaussian")
             params = {"rho": rho, "dx": dx, "dy": dy}
-            dims = "" if dx == dy == 1 else f"{dx}x{dy}"
             default = f"gaussian{dims}(rho={_fmt(rho)})"
         super().__init__(name or default, params, dx, dy)
         self.cov = cov
@@ -298,11 +303,8 @@ class StudentT(Distribution):
             params = {"nu": self.nu, "scale": scale.tolist(), "dx": dx}
             default = f"student_t{dx}x{dy}(nu={_fmt(self.nu)},scale)"
         else:
-            dy = dx if dy is None else check_int(dy, "dy", low=1)
-            scale = _block_scale(rho, dx, dy, "Student-t")
-            rho = rho if np.ndim(rho) == 0 else np.asarray(rho, dtype=float).tolist()
+            scale, dy, rho, dims = _rho_spec(rho, dx, dy, "Student-t")
             params = {"nu": self.nu, "rho": rho, "dx": dx, "dy": dy}
-            dims = "" if dx == dy == 1 else f"{dx}x{dy}"
             default = f"student_t{dims}(nu={_fmt(self.nu)},rho={_fmt(rho)})"
         super().__init__(name or default, params, dx, dy)
         self.scale = scale
