@@ -47,6 +47,8 @@ def em_fit(xp, X, weights, means, covariances, tol, reg_covar, max_iter, valid=N
         valid = xp.ones((B, n), dtype=bool)
     wv = valid.astype(X.dtype)
     count = xp.sum(wv, axis=1)
+    if means.shape[1] == 1:
+        return gaussian_fit(xp, X, wv, count, reg_covar)
     eps10 = 10.0 * float(xp.finfo(xp.float64).eps)
     eye = xp.eye(d)
     active = xp.ones(B, dtype=bool)
@@ -88,6 +90,25 @@ def em_fit(xp, X, weights, means, covariances, tol, reg_covar, max_iter, valid=N
         if not bool(xp.any(active)):
             break
     return weights, means, covariances, n_iter, converged, lower_bound, ok
+
+
+def gaussian_fit(xp, X, wv, count, reg_covar):
+    """One-component EM in closed form (its first M-step is the fixed point), as ``em_fit``
+    returns it: the weighted mean and covariance, and the log-likelihood there."""
+    B, n, d = X.shape
+    mean = xp.einsum("bn,bnd->bd", wv, X) / count[:, None]
+    diff = X - mean[:, None, :]
+    S = xp.einsum("bn,bnd,bne->bde", wv, diff, diff) / count[:, None, None]
+    eye = xp.eye(d)
+    cov = S + reg_covar * eye
+    ok = xp.all(xp.linalg.eigvalsh(cov) > 0, axis=-1)
+    safe = xp.where(ok[:, None, None], cov, eye)
+    _, P, log_det = precision_factors(xp, safe)
+    trace = xp.einsum("bac,bce,bae->b", P, S, P)  # tr(P S P^T), cov^-1 = P^T P
+    ll = log_det - 0.5 * (d * LOG_2PI + trace)
+    ok &= xp.isfinite(ll)
+    return (xp.ones((B, 1)), mean[:, None, :], cov[:, None], xp.ones(B, dtype=xp.int64), ok,
+            xp.where(ok, ll, -xp.inf), ok)
 
 
 def _draw(xp, z, u, weights, means, L):

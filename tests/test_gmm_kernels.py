@@ -47,11 +47,43 @@ def test_em_matches_numpy_reference(rng, d, K):
     w, mu, cov, lls = numpy_em(X, start.weights, start.means, start.covariances, n_iter, 1e-6)
     m = start.copy()
     it, converged, lb, status = _em_fit(X, m.weights, m.means, m.covariances, 0.0, 1e-6, n_iter)
-    assert (it, converged, status) == (n_iter, False, 0)
+    # one component: EM's fixed point (reached by its first M-step) is computed in closed form
+    assert (it, converged, status) == ((1, True, 0) if K == 1 else (n_iter, False, 0))
     assert_allclose(m.weights, w, rtol=1e-10, atol=1e-12)
     assert_allclose(m.means, mu, rtol=1e-10, atol=1e-10)
     assert_allclose(m.covariances, cov, rtol=1e-10, atol=1e-10)
     assert_allclose(lb, lls[-1], rtol=1e-10)
+
+
+@pytest.mark.parametrize("d", [1, 2, 3])
+def test_weighted_em_equals_repeated_rows(rng, d):
+    # a bootstrap fit sees each distinct row once with its count as a weight: the same EM as
+    # on the repeated rows, for the closed-form K = 1 fit and for EM proper
+    from fastmi._kernels._em import _em_fit_t
+
+    X = _data(rng, 800, d)
+    counts = rng.integers(0, 4, size=len(X)).astype(float)
+    keep = counts > 0
+    rep = np.ascontiguousarray(np.repeat(X, counts.astype(int), axis=0))
+    for K in (1, 3):
+        start = initial_mixture(X, K, "kmeans++", np.random.default_rng(1), 1e-6)
+        ref, info = fit_em(rep, start, 1e-8, 1e-6, 500)
+        m = start.copy()
+        it, conv, lb, status = _em_fit_t(np.ascontiguousarray(X[keep].T), counts[keep], m.weights, m.means,
+                                         m.covariances, 1e-8, 1e-6, 500)
+        assert (it, conv, status) == (info.n_iter, info.converged, 0)
+        assert_allclose(m.means, ref.means, rtol=1e-10, atol=1e-12)
+        assert_allclose(m.covariances, ref.covariances, rtol=1e-10, atol=1e-12)
+        assert_allclose(lb, info.lower_bound, rtol=1e-12)
+    # K = 1 against NumPy's weighted moments, and the likelihood against SciPy
+    from scipy.stats import multivariate_normal
+
+    mean = np.average(X, axis=0, weights=counts)
+    cov = np.atleast_2d(np.cov(X, rowvar=False, fweights=counts.astype(int), bias=True)) + 1e-6 * np.eye(d)
+    m1, info1 = fit_em(rep, initial_mixture(X, 1, "kmeans++", rng, 1e-6), 1e-5, 1e-6, 10)
+    assert_allclose(m1.means[0], mean, rtol=1e-10, atol=1e-12)
+    assert_allclose(m1.covariances[0], cov, rtol=1e-10)
+    assert_allclose(info1.lower_bound, multivariate_normal(mean, cov).logpdf(rep).mean(), rtol=1e-12)
 
 
 @pytest.mark.parametrize("init", ["kmeans++", "random_resp", "kmeans", "random", "minmax"])

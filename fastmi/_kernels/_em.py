@@ -1,11 +1,14 @@
 """EM for full-covariance Gaussian mixtures: fused E-step, closed-form M-step, the fit loop.
 
 Shapes: X (n, d) C-contiguous float64; weights (K,); means (K, d); covariances (K, d, d).
-All log densities are in nats. No fastmath: log-sum-exp must see -inf.
+All log densities are in nats. Fast-math is limited to the two flags below (ARITH, REDUCE):
+log-sum-exp must see -inf.
 
 The E-step works on blocks of ``BLOCK`` samples held feature-major (Xt, shape (d, n)), so
 every inner loop runs over contiguous samples with scalar per-component constants; a
-sample-at-a-time loop spends more on indexing than on arithmetic.
+sample-at-a-time loop spends more on indexing than on arithmetic. Inner loops index 1-D
+views (``lp[k]``, ``x[i0:i0 + m]``) by the loop counter alone: an offset or 2-D index in
+the loop body costs Numba's wraparound handling per element and runs ~3x slower.
 """
 import math
 
@@ -37,13 +40,22 @@ def _float_of(typingctx, b):
 
 BLOCK = 256
 
+# Two fast-math flags, and no others (infinities and NaN keep their meaning, which
+# log-sum-exp and EM rely on): "contract" lets a*b + c become one fused multiply-add, and
+# "reassoc", only in the kernels that sum over samples, lets LLVM reorder those sums into
+# vector partial sums (a strictly ordered sum is one chain of dependent additions, ~4x
+# slower). Both are fixed at compile time: results never depend on threads or on how work
+# is split.
+ARITH = {"contract"}
+REDUCE = {"reassoc", "contract"}
+
 # EM status codes returned by _em_fit
 EM_OK = 0
 EM_NOT_SPD = 1  # a covariance lost positive definiteness (a component collapsed)
 EM_NAN = 2  # the likelihood became NaN
 
 
-@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE, fastmath=ARITH)
 def _block_log_prob(Xt, rows, i0, m, log_w, means, prec_chol, log_det, k0, K, lp, acc, ya):
     """lp[k, :m] = log w + log N(x | mean, cov) of samples i0..i0+m-1, components k0..k0+K-1.
 
@@ -54,28 +66,30 @@ def _block_log_prob(Xt, rows, i0, m, log_w, means, prec_chol, log_det, k0, K, lp
     # one-pass forms for d = 1 and 2 (the marginals and joint of scalar x and y): same
     # arithmetic, in the same order, as the general loop below
     if d == 1:
-        x0 = Xt[rows[0]]
+        x0 = Xt[rows[0]][i0:i0 + m]
         for k in range(K):
             kk = k0 + k
             p00, mu0 = prec_chol[kk, 0, 0], means[kk, 0]
             c = log_w[kk] + log_det[kk] - 0.5 * LOG_2PI
+            out = lp[k]
             for i in range(m):
-                y0 = p00 * (x0[i0 + i] - mu0)
-                lp[k, i] = c - 0.5 * (y0 * y0)
+                y0 = p00 * (x0[i] - mu0)
+                out[i] = c - 0.5 * (y0 * y0)
         return
     if d == 2:
-        x0 = Xt[rows[0]]
-        x1 = Xt[rows[1]]
+        x0 = Xt[rows[0]][i0:i0 + m]
+        x1 = Xt[rows[1]][i0:i0 + m]
         for k in range(K):
             kk = k0 + k
             p00, p10, p11 = prec_chol[kk, 0, 0], prec_chol[kk, 1, 0], prec_chol[kk, 1, 1]
             mu0, mu1 = means[kk, 0], means[kk, 1]
             c = log_w[kk] + log_det[kk] - 0.5 * 2 * LOG_2PI
+            out = lp[k]
             for i in range(m):
-                d0 = x0[i0 + i] - mu0
+                d0 = x0[i] - mu0
                 y0 = p00 * d0
-                y1 = p10 * d0 + p11 * (x1[i0 + i] - mu1)
-                lp[k, i] = c - 0.5 * (y0 * y0 + y1 * y1)
+                y1 = p10 * d0 + p11 * (x1[i] - mu1)
+                out[i] = c - 0.5 * (y0 * y0 + y1 * y1)
         return
     for k in range(K):
         kk = k0 + k
@@ -87,14 +101,15 @@ def _block_log_prob(Xt, rows, i0, m, log_w, means, prec_chol, log_det, k0, K, lp
             for b in range(a + 1):
                 p = prec_chol[kk, a, b]
                 mu = means[kk, b]
-                xb = Xt[rows[b]]
+                xb = Xt[rows[b]][i0:i0 + m]
                 for i in range(m):
-                    ya[i] += p * (xb[i0 + i] - mu)
+                    ya[i] += p * (xb[i] - mu)
             for i in range(m):
                 acc[i] += ya[i] * ya[i]
         c = log_w[kk] + log_det[kk] - 0.5 * d * LOG_2PI
+        out = lp[k]
         for i in range(m):
-            lp[k, i] = c - 0.5 * acc[i]
+            out[i] = c - 0.5 * acc[i]
 
 
 # exp and log on blocks, written so that LLVM vectorises them (libm's are scalar calls)
@@ -173,26 +188,28 @@ def _log_positive(v, add, out, m):
         out[i] = add[i] + (e * _LN2_HI + (e * _LN2_LO + (2.0 * f + 2.0 * f * s * q)))
 
 
-@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE, fastmath=ARITH)
 def _block_logsumexp(lp, K, m, lse, vmax, ssum):
     """lse[i] = log sum_k exp(lp[k, i]); lp[:K, :m] <- exp(lp - vmax), ssum[i] = sum_k of those.
 
     vmax[i] = max_k lp[k, i]; where every entry of a column is -inf, the column becomes 0
     and lse is -inf. A single component costs no exp or log.
     """
+    v0 = lp[0]
     for i in range(m):
-        vmax[i] = lp[0, i]
+        vmax[i] = v0[i]
     for k in range(1, K):
+        vk = lp[k]
         for i in range(m):
-            vmax[i] = max(vmax[i], lp[k, i])
+            vmax[i] = max(vmax[i], vk[i])
     n_empty = 0
     for i in range(m):
         n_empty += vmax[i] == -np.inf
     if K == 1:
         for i in range(m):
-            lse[i] = lp[0, i]
+            lse[i] = v0[i]
             ssum[i] = 1.0
-            lp[0, i] = 1.0
+            v0[i] = 1.0
     else:
         for i in range(m):
             ssum[i] = 0.0
@@ -207,49 +224,40 @@ def _block_logsumexp(lp, K, m, lse, vmax, ssum):
                 lse[i] = -np.inf
 
 
-@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE, inline="always")
+
+
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE, fastmath=REDUCE)
 def _dot(a, b, m):
-    """sum(a[:m] * b[:m]) with four partial sums: one chain would wait on every addition."""
-    t0 = t1 = t2 = t3 = 0.0
-    m4 = m - m % 4
-    for i in range(0, m4, 4):
-        t0 += a[i] * b[i]
-        t1 += a[i + 1] * b[i + 1]
-        t2 += a[i + 2] * b[i + 2]
-        t3 += a[i + 3] * b[i + 3]
-    for i in range(m4, m):
-        t0 += a[i] * b[i]
-    return (t0 + t1) + (t2 + t3)
+    """sum(a[:m] * b[:m])."""
+    t = 0.0
+    for i in range(m):
+        t += a[i] * b[i]
+    return t
 
 
-@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE, inline="always")
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE, fastmath=REDUCE)
 def _sum(a, m):
-    """sum(a[:m]) with four partial sums."""
-    t0 = t1 = t2 = t3 = 0.0
-    m4 = m - m % 4
-    for i in range(0, m4, 4):
-        t0 += a[i]
-        t1 += a[i + 1]
-        t2 += a[i + 2]
-        t3 += a[i + 3]
-    for i in range(m4, m):
-        t0 += a[i]
-    return (t0 + t1) + (t2 + t3)
+    """sum(a[:m])."""
+    t = 0.0
+    for i in range(m):
+        t += a[i]
+    return t
 
 
-@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE, inline="always")
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE, fastmath=REDUCE)
 def _stats_2d(Xt, i0, m, e, inv_sum, center, nk, s1, s2):
     """The E-step's statistics for d = 2 in one pass per component: six running sums, each
     in its own register, instead of a pass (and a memory round trip) per statistic."""
-    x0 = Xt[0]
-    x1 = Xt[1]
+    x0 = Xt[0][i0:i0 + m]
+    x1 = Xt[1][i0:i0 + m]
     for k in range(e.shape[0]):
         c0, c1 = center[k, 0], center[k, 1]
+        ek = e[k]
         t_n = t_0 = t_1 = t_00 = t_10 = t_11 = 0.0
         for i in range(m):
-            r = e[k, i] * inv_sum[i]
-            a = x0[i0 + i] - c0
-            b = x1[i0 + i] - c1
+            r = ek[i] * inv_sum[i]
+            a = x0[i] - c0
+            b = x1[i] - c1
             ra = r * a
             rb = r * b
             t_n += r
@@ -266,14 +274,15 @@ def _stats_2d(Xt, i0, m, e, inv_sum, center, nk, s1, s2):
         s2[k, 1, 1] += t_11
 
 
-@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
-def _e_step(Xt, log_w, means, prec_chol, log_det, center, nk, s1, s2):
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE, fastmath=ARITH)
+def _e_step(Xt, sw, log_w, means, prec_chol, log_det, center, nk, s1, s2):
     """Fused E-step: log-prob -> log-sum-exp -> responsibilities -> sufficient statistics.
 
-    Accumulates, for each component k, nk = sum r_ik, s1 = sum r_ik (x_i - c_k) and the
-    lower triangle of s2 = sum r_ik (x_i - c_k)(x_i - c_k)^T, where c_k = ``center[k]``
-    (the current mean: shifting keeps the one-pass covariance free of cancellation).
-    ``Xt`` is the data feature-major, shape (d, n). Returns the total log-likelihood.
+    Accumulates, for each component k, nk = sum w_i r_ik, s1 = sum w_i r_ik (x_i - c_k) and
+    the lower triangle of s2 = sum w_i r_ik (x_i - c_k)(x_i - c_k)^T, where c_k = ``center[k]``
+    (the current mean: shifting keeps the one-pass covariance free of cancellation) and w_i
+    = ``sw[i]`` is the sample's multiplicity (a bootstrap count; ones give plain EM, exactly).
+    ``Xt`` is the data feature-major, shape (d, n). Returns the weighted total log-likelihood.
     """
     d, n = Xt.shape
     K = means.shape[0]
@@ -292,9 +301,10 @@ def _e_step(Xt, log_w, means, prec_chol, log_det, center, nk, s1, s2):
         m = min(BLOCK, n - i0)
         _block_log_prob(Xt, rows, i0, m, log_w, means, prec_chol, log_det, 0, K, lp, acc, ya)
         _block_logsumexp(lp, K, m, lse, vmax, acc)
+        swb = sw[i0:i0 + m]
+        total += _dot(swb, lse, m)
         for i in range(m):
-            total += lse[i]
-            acc[i] = 1.0 / acc[i]  # responsibilities are the shifted exponentials over their sum
+            acc[i] = swb[i] / acc[i]  # weighted responsibilities: the shifted exponentials times w over their sum
         if d == 2:
             _stats_2d(Xt, i0, m, lp, acc, center, nk, s1, s2)
             continue
@@ -305,13 +315,15 @@ def _e_step(Xt, log_w, means, prec_chol, log_det, center, nk, s1, s2):
             nk[k] += _sum(r, m)
             for a in range(d):
                 ck = center[k, a]
-                xa = Xt[a]
+                xa = Xt[a][i0:i0 + m]
+                xca = xc[a]
                 for i in range(m):
-                    xc[a, i] = xa[i0 + i] - ck
-                s1[k, a] += _dot(r, xc[a], m)
+                    xca[i] = xa[i] - ck
+                s1[k, a] += _dot(r, xca, m)
             for a in range(d):
+                xca = xc[a]
                 for i in range(m):
-                    ya[i] = r[i] * xc[a, i]
+                    ya[i] = r[i] * xca[i]
                 for b in range(a + 1):
                     s2[k, a, b] += _dot(ya, xc[b], m)
     return total
@@ -349,14 +361,22 @@ def _em_fit(X, weights, means, covariances, tol, reg_covar, max_iter):
     iterations. Returns ``(n_iter, converged, lower_bound, status)``: ``lower_bound`` is the
     mean log-likelihood of the last E-step, ``status`` is EM_OK, EM_NOT_SPD or EM_NAN.
     """
-    return _em_fit_t(np.ascontiguousarray(X.T), weights, means, covariances, tol, reg_covar, max_iter)
+    return _em_fit_t(np.ascontiguousarray(X.T), np.ones(X.shape[0]), weights, means, covariances, tol, reg_covar,
+                     max_iter)
 
 
 @numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
-def _em_fit_t(Xt, weights, means, covariances, tol, reg_covar, max_iter):
-    """``_em_fit`` on feature-major data Xt of shape (d, n)."""
-    d, n = Xt.shape
+def _em_fit_t(Xt, sw, weights, means, covariances, tol, reg_covar, max_iter):
+    """``_em_fit`` on feature-major data Xt of shape (d, n), sample i counted ``sw[i]`` times.
+
+    With one component the first M-step already lands on EM's fixed point (the sample mean
+    and covariance), so that fit is computed directly by ``_gaussian_fit_t``: one iteration.
+    """
+    d, n_rows = Xt.shape
     K = means.shape[0]
+    if K == 1:
+        return _gaussian_fit_t(Xt, sw, weights, means, covariances, reg_covar)
+    n = _sum(sw, n_rows)
     chol = np.zeros((K, d, d))
     prec_chol = np.zeros((K, d, d))
     log_det = np.empty(K)
@@ -372,7 +392,7 @@ def _em_fit_t(Xt, weights, means, covariances, tol, reg_covar, max_iter):
         for k in range(K):
             log_w[k] = math.log(weights[k])
         center[:, :] = means
-        ll = _e_step(Xt, log_w, means, prec_chol, log_det, center, nk, s1, s2) / n
+        ll = _e_step(Xt, sw, log_w, means, prec_chol, log_det, center, nk, s1, s2) / n
         if not math.isfinite(ll):
             return it, False, lower_bound, EM_NAN
         _m_step(nk, s1, s2, center, n, reg_covar, weights, means, covariances)
@@ -381,6 +401,50 @@ def _em_fit_t(Xt, weights, means, covariances, tol, reg_covar, max_iter):
         if abs(change) < tol:
             return it, True, lower_bound, EM_OK
     return max_iter, False, lower_bound, EM_OK
+
+
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE, fastmath=ARITH)
+def _gaussian_fit_t(Xt, sw, weights, means, covariances, reg_covar):
+    """One-component EM fit in closed form: the weighted sample mean and covariance (plus
+    ``reg_covar`` on the diagonal) and the mean log-likelihood there,
+    -(d log 2 pi + log|cov| + tr(cov^-1 S)) / 2 with S the unregularised sample covariance.
+    Returns ``_em_fit_t``'s tuple with one iteration.
+    """
+    d, n_rows = Xt.shape
+    n = _sum(sw, n_rows)
+    for a in range(d):
+        means[0, a] = _dot(sw, Xt[a], n_rows) / n
+    xc = np.empty((d, n_rows))
+    for a in range(d):
+        mu = means[0, a]
+        for i in range(n_rows):
+            xc[a, i] = Xt[a, i] - mu
+    wx = np.empty(n_rows)
+    for a in range(d):
+        for i in range(n_rows):
+            wx[i] = sw[i] * xc[a, i]
+        for b in range(a + 1):
+            c = _dot(wx, xc[b], n_rows) / n
+            covariances[0, a, b] = c
+            covariances[0, b, a] = c
+    weights[0] = 1.0
+    chol = np.zeros((1, d, d))
+    prec_chol = np.zeros((1, d, d))
+    log_det = np.empty(1)
+    for a in range(d):
+        covariances[0, a, a] += reg_covar
+    if _precision_cholesky(covariances, chol, prec_chol, log_det) >= 0:
+        return 1, False, -np.inf, EM_NOT_SPD
+    trace = 0.0  # tr(P S P^T) with S = cov - reg I and cov^-1 = P^T P (P lower triangular)
+    for a in range(d):
+        for c in range(a + 1):
+            for e in range(a + 1):
+                s_ce = covariances[0, c, e] - (reg_covar if c == e else 0.0)
+                trace += prec_chol[0, a, c] * s_ce * prec_chol[0, a, e]
+    ll = log_det[0] - 0.5 * (d * LOG_2PI + trace)
+    if not math.isfinite(ll):
+        return 1, False, -np.inf, EM_NAN
+    return 1, True, ll, EM_OK
 
 
 @numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
@@ -394,6 +458,6 @@ def _mean_log_likelihood(X, weights, means, covariances):
     if _precision_cholesky(covariances, chol, prec_chol, log_det) >= 0:
         return np.nan
     # the E-step's statistics are a few percent of its cost; one kernel serves both
-    total = _e_step(np.ascontiguousarray(X.T), np.log(weights), means, prec_chol, log_det, means,
+    total = _e_step(np.ascontiguousarray(X.T), np.ones(n), np.log(weights), means, prec_chol, log_det, means,
                     np.empty(K), np.empty((K, d)), np.empty((K, d, d)))
     return total / n

@@ -9,10 +9,10 @@ import numba
 import numpy as np
 
 from .._config import NUMBA_CACHE
-from ._em import BLOCK, _block_log_prob, _block_logsumexp, _dot, _sum
+from ._em import ARITH, BLOCK, _block_log_prob, _block_logsumexp, _dot, _sum
 
 
-@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE, fastmath=ARITH)
 def _draw_block(z, u, i0, m, cum_weights, means, chol, pts, comp):
     """pts[:, i] = means[c] + chol[c] @ z[i0 + i], c = comp[i] the smallest component with
     u < cum_weights[c] (the last one if rounding leaves u above every bound)."""
@@ -40,7 +40,7 @@ def _draw_block(z, u, i0, m, cum_weights, means, chol, pts, comp):
             pts[a, i] = s
 
 
-@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE, fastmath=ARITH)
 def _mc_log_ratio_moments(z, u, cum_weights, means, chol, term_cols, term_dims, term_coef,
                           term_log_w, term_means, term_prec_chol, term_log_det,
                           cv_log_w, cv_means, cv_prec_chol, cv_log_det, sums):
@@ -91,7 +91,7 @@ def _mc_log_ratio_moments(z, u, cum_weights, means, chol, term_cols, term_dims, 
         sums[4] += _dot(f, g, m)
 
 
-@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE, fastmath=ARITH)
 def _mc_categorical_moments(z, u, cum_weights, means, chol, prec_chol, log_det, comp_class,
                             log_w_joint, log_w_within):
     """Sum and sum of squares of log p(x | c) - log p(x) for x ~ p(x | c), c ~ p(c).
