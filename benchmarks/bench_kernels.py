@@ -12,7 +12,7 @@ import pytest
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
-from fastmi._gmm import (BOOT_BATCH, EMSettings, MCDraws, bootstrap_continuous, child_seed, fit_em, initial_mixture,
+from fastmi._gmm import (EMSettings, MCDraws, bootstrap_continuous, child_seed, fit_em, initial_mixture,
                          mc_log_ratio, mi_terms, stack, thread_map)
 from fastmi._kernels._em import _e_step, _m_step
 
@@ -52,7 +52,7 @@ def _numpy_e_step(X, m):
 def _fused_e_step(Xt, m, prec, logdet):
     K, d = m.means.shape
     nk, s1, s2 = np.empty(K), np.empty((K, d)), np.empty((K, d, d))
-    return _e_step(Xt, np.log(m.weights), m.means, prec, logdet, m.means.copy(), nk, s1, s2)
+    return _e_step(Xt, np.ones(Xt.shape[1]), np.log(m.weights), m.means, prec, logdet, m.means.copy(), nk, s1, s2)
 
 
 @pytest.mark.benchmark(group="e-step")
@@ -81,7 +81,8 @@ def test_m_step_fastmi(benchmark, K):
     _, prec, logdet = m.factors()
     d = 2
     nk, s1, s2 = np.empty(K), np.empty((K, d)), np.empty((K, d, d))
-    _e_step(np.ascontiguousarray(X.T), np.log(m.weights), m.means, prec, logdet, m.means.copy(), nk, s1, s2)
+    Xt = np.ascontiguousarray(X.T)
+    _e_step(Xt, np.ones(len(X)), np.log(m.weights), m.means, prec, logdet, m.means.copy(), nk, s1, s2)
     out = m.copy()
     benchmark.pedantic(_m_step, args=(nk, s1, s2, m.means, 10_000, 1e-6, out.weights, out.means, out.covariances),
                        warmup_rounds=2, rounds=20, iterations=10)
@@ -142,5 +143,4 @@ def test_bootstrap_loop(benchmark, n, K, n_jobs):
         with thread_map(n_jobs) as pmap:
             return bootstrap_continuous(X, warm, ([0], [1]), 50, lambda b: child_seed(root, 2, b), em, draws, pmap)
 
-    benchmark.extra_info["batch"] = BOOT_BATCH
     _run(benchmark, loop, rounds=3)

@@ -5,8 +5,8 @@
 
 Peak resident memory is read with ``resource.getrusage`` in a fresh interpreter, so it counts
 NumPy, Numba and interpreter memory alike (tracemalloc would miss Numba's allocations). The
-target is < 1 GB: the bootstrap holds at most BOOT_BATCH resampling index arrays per thread
-and the MC draws are either cached (<= 64 MiB) or regenerated chunk by chunk.
+target is < 1 GB: each thread resamples one replicate at a time (an O(n) count array, no
+index arrays) and the MC draws are either cached (<= 64 MiB) or regenerated chunk by chunk.
 """
 import json
 import subprocess

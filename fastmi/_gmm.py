@@ -15,8 +15,8 @@ import numpy as np
 from ._kernels._em import EM_OK, _em_fit, _mean_log_likelihood
 from ._kernels._init import _kmeans_pp_centers, _lloyd, _m_step_from_labels, _m_step_from_resp, _nearest_centre
 from ._kernels._linalg import _precision_cholesky
-from ._xp_gmm import control_variate_estimate, gaussian_term_expectation, moment_match
-from ._kernels._bootstrap import _em_fit_batch, _mc_categorical_batch, _mc_log_ratio_batch
+from ._xp_gmm import control_variate_estimate
+from ._kernels._bootstrap import _control_variate_means, _em_fit_resampled, _mc_categorical_batch, _mc_log_ratio_batch
 
 INITS = ("kmeans++", "random_resp", "kmeans", "random", "minmax")
 MC_CHUNK = 1 << 16  # samples per MC kernel call: bounds memory for any mc_samples
@@ -141,6 +141,29 @@ def child_seed(root, *key):
     return np.random.SeedSequence(root.entropy, spawn_key=tuple(root.spawn_key) + tuple(int(k) for k in key))
 
 
+_WORD = (1 << 64) - 1
+
+
+def pcg_state(seed):
+    """The state of ``np.random.PCG64(seed)`` as four uint64 words (state high, state low,
+    increment high, increment low), for the kernels that draw from it."""
+    st = np.random.PCG64(seed).state["state"]
+    return np.array([st["state"] >> 64, st["state"] & _WORD, st["inc"] >> 64, st["inc"] & _WORD], dtype=np.uint64)
+
+
+def resample_indices(seed, n):
+    """The n row indices of the bootstrap resample drawn from ``PCG64(seed)``: row
+    floor(r n / 2^64) for each raw draw r, as ``_em_fit_resampled`` draws them (this is its
+    NumPy twin, for the array-namespace path and the tests)."""
+    if n >= 1 << 32:
+        raise ValueError("resampling supports fewer than 2**32 rows")
+    raw = np.random.PCG64(seed).random_raw(n)
+    nn = np.uint64(n)
+    # high word of the 128-bit product raw * n, from 32-bit halves (exact for n < 2^32)
+    mid = ((raw & np.uint64(0xFFFFFFFF)) * nn) >> np.uint64(32)
+    return (((raw >> np.uint64(32)) * nn + mid) >> np.uint64(32)).astype(np.int64)
+
+
 class _SerialMap:
     n_jobs = 1
 
@@ -241,12 +264,17 @@ MC_CACHE_BYTES = 64 << 20  # common draws up to this size are generated once and
 
 class MCDraws:
     """Common random numbers for Monte-Carlo integrals: ``n_samples`` standard normals in D
-    dimensions and as many uniforms, from one seed, served in chunks of ``MC_CHUNK``.
+    dimensions and as many uniforms, from one seed, served in chunks of ``MC_CHUNK`` as
+    ``(z, u)`` with z of shape (D, m) and u of shape (m,).
 
     Every replicate integrates over the same draws (common random numbers), so MC noise
-    does not enter the spread between replicates. Small draws are generated on first use
-    (never, when every mixture has one component) and cached; large ones are regenerated
-    from the seed, chunk by chunk, so memory stays bounded.
+    does not enter the spread between replicates. Within a chunk the uniforms come in
+    ascending order: they are the order statistics of m independent uniforms, drawn in
+    O(m) from exponential spacings. z is independent of u, so pairing sorted u with z
+    leaves the (z, u) pairs independent and identically distributed, and a mixture's
+    component then owns a contiguous run of samples. Small draws are generated on first
+    use (never, when every mixture has one component) and cached; large ones are
+    regenerated from the seed, chunk by chunk, so memory stays bounded.
     """
 
     def __init__(self, seed, n_samples, dim):
@@ -260,7 +288,9 @@ class MCDraws:
         done = 0
         while done < self.n_samples:
             m = min(MC_CHUNK, self.n_samples - done)
-            yield rng.standard_normal((m, self.dim)), rng.random(m)
+            z = rng.standard_normal((self.dim, m))
+            spacings = np.cumsum(rng.standard_exponential(m + 1))
+            yield z, spacings[:m] / spacings[m]
             done += m
 
     def __iter__(self):
@@ -298,6 +328,8 @@ def _term_arrays(terms):
     for t, (c, e, p) in enumerate(terms):
         if len(e) != len(p):
             raise ValueError("a term evaluates a marginal of another dimension")
+        if abs(c) != 1.0:
+            raise ValueError("terms are added or subtracted: coefficients must be +1 or -1")
         eval_cols[t, : len(e)], param_cols[t, : len(p)], dims[t], coef[t] = e, p, len(e), c
     return eval_cols, param_cols, dims, coef
 
@@ -319,11 +351,11 @@ def mc_log_ratio(weights, means, covariances, terms, draws):
     Returns (estimates, standard errors), arrays of shape (B,) in nats; NaN for a mixture
     with a non-SPD covariance.
     """
-    g_mean, g_cov = moment_match(np, weights, means, covariances)
-    expected = gaussian_term_expectation(np, g_mean, g_cov, terms)
+    cols = _term_arrays(terms)
+    expected = np.empty(weights.shape[0])
+    _control_variate_means(weights, means, covariances, *cols, expected)
     if weights.shape[1] == 1:
         return expected, np.zeros_like(expected)
-    cols = _term_arrays(terms)
     sums = np.zeros((weights.shape[0], 5))
     for z, u in draws:
         _mc_log_ratio_batch(z, u, weights, means, covariances, *cols, sums)
@@ -340,9 +372,6 @@ def mc_categorical_mi(weights_within, prior, means, covariances, comp_class, dra
 
 
 # --------------------------------------------------------------------------- bootstrap
-BOOT_BATCH = 16  # replicates whose resampling indices are held at once by one thread
-
-
 @dataclass
 class BootstrapOutput:
     values: np.ndarray  # (B,) MI in nats, NaN where the fit failed
@@ -354,93 +383,74 @@ class BootstrapOutput:
 
 
 def _resample_indices(seed_of, start, stop, n):
-    """Bootstrap row indices of replicates start..stop-1, each from its own generator."""
-    idx = np.empty((stop - start, n), dtype=np.int64)
-    for b in range(start, stop):
-        idx[b - start] = np.random.default_rng(seed_of(b)).integers(0, n, size=n)
-    return idx
+    """Bootstrap row indices of replicates start..stop-1 (see ``resample_indices``)."""
+    return np.stack([resample_indices(seed_of(b), n) for b in range(start, stop)])
 
 
 def _per_thread(B, pmap):
     """Contiguous runs of replicates, one per thread."""
-    return [r for r in np.array_split(np.arange(B), min(getattr(pmap, "n_jobs", 1), B)) if r.size]
+    return [(r[0], r[-1] + 1) for r in np.array_split(np.arange(B), min(getattr(pmap, "n_jobs", 1), B)) if r.size]
 
 
-def _ranges_within(r):
-    """[start, stop) sub-ranges of the run ``r``, at most BOOT_BATCH long."""
-    return [(s, min(s + BOOT_BATCH, r[-1] + 1)) for s in range(r[0], r[-1] + 1, BOOT_BATCH)]
+def _refit_resampled(X, codes, k_ranges, params, n_boot, seed_of, em, pmap, integrate):
+    """Resample, refit and integrate every replicate: each thread takes one contiguous run of
+    replicates, fits them all by one ``_em_fit_resampled`` call (each from its own PCG64
+    stream), then calls ``integrate(start, stop)``. ``params`` are the stacked (B, K, ...)
+    starting parameters, overwritten by the fits. Returns the per-fit diagnostics."""
+    n_fits = len(k_ranges) - 1
+    n_iter = np.zeros((n_boot, n_fits), dtype=np.int64)
+    conv = np.zeros((n_boot, n_fits), dtype=np.bool_)
+    lb = np.zeros((n_boot, n_fits))
+    status = np.zeros((n_boot, n_fits), dtype=np.int64)
+    class_count = np.zeros((n_boot, n_fits))
+    W, M, C = params
+
+    def work(run):
+        s, e = run
+        states = np.stack([pcg_state(seed_of(b)) for b in range(s, e)])
+        _em_fit_resampled(X, codes, states, k_ranges, W[s:e], M[s:e], C[s:e], em.tol, em.reg_covar, em.max_iter,
+                          n_iter[s:e], conv[s:e], lb[s:e], status[s:e], class_count[s:e])
+        integrate(s, e, class_count[s:e])
+
+    pmap(work, _per_thread(n_boot, pmap))
+    return n_iter, conv, (status == EM_OK).all(axis=1)
 
 
 def bootstrap_continuous(X, warm, groups, n_boot, seed_of, em, draws, pmap):
     """Bootstrap MI (or CMI) of the mixture model warm-started from ``warm``.
 
-    Replicate b resamples the n rows with its own generator ``seed_of(b)``, refits EM by
-    ``_em_fit_batch`` and integrates by ``_mc_log_ratio_batch`` over the common ``draws``.
+    Replicate b resamples the n rows from its own stream ``seed_of(b)``, refits EM by
+    ``_em_fit_resampled`` and integrates by ``_mc_log_ratio_batch`` over the common ``draws``.
     """
     n = X.shape[0]
-    K = warm.n_components
     W, M, C = (np.repeat(a[None], n_boot, axis=0) for a in (warm.weights, warm.means, warm.covariances))
-    n_iter = np.zeros(n_boot, dtype=np.int64)
-    conv = np.zeros(n_boot, dtype=np.bool_)
-    lb = np.zeros(n_boot)
-    status = np.zeros(n_boot, dtype=np.int64)
     values = np.zeros(n_boot)
     stderr = np.zeros(n_boot)
     terms = mi_terms(groups)
-    lengths = np.full(BOOT_BATCH, n, dtype=np.int64)
 
-    def work(rng_range):
-        for s, e in _ranges_within(rng_range):
-            idx = _resample_indices(seed_of, s, e, n)
-            _em_fit_batch(X, idx, lengths[: e - s], W[s:e], M[s:e], C[s:e], em.tol, em.reg_covar, em.max_iter,
-                          n_iter[s:e], conv[s:e], lb[s:e], status[s:e])
-            values[s:e], stderr[s:e] = mc_log_ratio(W[s:e], M[s:e], C[s:e], terms, draws)
+    def integrate(s, e, _count):
+        values[s:e], stderr[s:e] = mc_log_ratio(W[s:e], M[s:e], C[s:e], terms, draws)
 
-    pmap(work, _per_thread(n_boot, pmap))
-    ok = (status == EM_OK) & np.isfinite(values)
-    return BootstrapOutput(values, stderr, n_iter[:, None], conv[:, None], ok, (W, M, C))
+    n_iter, conv, ok = _refit_resampled(X, np.zeros(n, dtype=np.int64), np.array([0, warm.n_components]),
+                                        (W, M, C), n_boot, seed_of, em, pmap, integrate)
+    return BootstrapOutput(values, stderr, n_iter, conv, ok & np.isfinite(values), (W, M, C))
 
 
 def bootstrap_categorical(X, codes, warms, n_boot, seed_of, em, draws, pmap):
     """Bootstrap I(X; C): replicate b resamples rows, refits each class's mixture warm-started,
     and uses its own empirical class prior."""
-    n, d = X.shape
-    n_classes = len(warms)
+    n = X.shape[0]
     comp_class = np.concatenate([np.full(w.n_components, c, dtype=np.int64) for c, w in enumerate(warms)])
-    J = comp_class.size
-    Ww = np.zeros((n_boot, J))
-    Mm = np.zeros((n_boot, J, d))
-    Cc = np.zeros((n_boot, J, d, d))
-    prior = np.zeros((n_boot, n_classes))
-    n_iter = np.zeros((n_boot, n_classes), dtype=np.int64)
-    conv = np.zeros((n_boot, n_classes), dtype=np.bool_)
-    status = np.zeros((n_boot, n_classes), dtype=np.int64)
+    k_ranges = np.concatenate([[0], np.cumsum([w.n_components for w in warms])]).astype(np.int64)
+    Ww, Mm, Cc = (np.repeat(np.concatenate([getattr(w, p) for w in warms])[None], n_boot, axis=0)
+                  for p in ("weights", "means", "covariances"))
+    prior = np.zeros((n_boot, len(warms)))
     values = np.zeros(n_boot)
     stderr = np.zeros(n_boot)
-    offsets = np.concatenate([[0], np.cumsum([w.n_components for w in warms])])
 
-    def work(rng_range):
-        for s, e in _ranges_within(rng_range):
-            idx = _resample_indices(seed_of, s, e, n)
-            cls = codes[idx]
-            for b in range(s, e):
-                prior[b] = np.bincount(cls[b - s], minlength=n_classes) / n
-            for c, warm in enumerate(warms):
-                sel = [row[cl == c] for row, cl in zip(idx, cls)]
-                lengths = np.array([len(r) for r in sel], dtype=np.int64)
-                padded = np.zeros((e - s, max(lengths.max(), 1)), dtype=np.int64)
-                for i, r in enumerate(sel):
-                    padded[i, : len(r)] = r
-                k0, k1 = offsets[c], offsets[c + 1]
-                w = np.repeat(warm.weights[None], e - s, axis=0)
-                m = np.repeat(warm.means[None], e - s, axis=0)
-                cv = np.repeat(warm.covariances[None], e - s, axis=0)
-                lb = np.zeros(e - s)
-                _em_fit_batch(X, padded, lengths, w, m, cv, em.tol, em.reg_covar, em.max_iter,
-                              n_iter[s:e, c], conv[s:e, c], lb, status[s:e, c])
-                Ww[s:e, k0:k1], Mm[s:e, k0:k1], Cc[s:e, k0:k1] = w, m, cv
-            values[s:e], stderr[s:e] = mc_categorical_mi(Ww[s:e], prior[s:e], Mm[s:e], Cc[s:e], comp_class, draws)
+    def integrate(s, e, class_count):
+        prior[s:e] = class_count / n
+        values[s:e], stderr[s:e] = mc_categorical_mi(Ww[s:e], prior[s:e], Mm[s:e], Cc[s:e], comp_class, draws)
 
-    pmap(work, _per_thread(n_boot, pmap))
-    ok = (status == EM_OK).all(axis=1) & np.isfinite(values)
-    return BootstrapOutput(values, stderr, n_iter, conv, ok, (Ww, prior, Mm, Cc, comp_class))
+    n_iter, conv, ok = _refit_resampled(X, codes, k_ranges, (Ww, Mm, Cc), n_boot, seed_of, em, pmap, integrate)
+    return BootstrapOutput(values, stderr, n_iter, conv, ok & np.isfinite(values), (Ww, prior, Mm, Cc, comp_class))

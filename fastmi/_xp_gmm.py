@@ -112,12 +112,13 @@ def gaussian_fit(xp, X, wv, count, reg_covar):
 
 
 def _draw(xp, z, u, weights, means, L):
-    """Points x = mean[c] + L[c] z of each mixture b, c picked by inverting its weights' CDF at u."""
+    """Points x = mean[c] + L[c] z of each mixture b (z of shape (D, m)), c picked by inverting
+    its weights' CDF at u."""
     B, K = weights.shape
     cum = xp.cumsum(weights, axis=1)
     comp = xp.sum(u[None, :, None] >= cum[:, None, :K - 1], axis=2) if K > 1 else xp.zeros((B, u.shape[0]), int)
     bidx = xp.arange(B)[:, None]
-    return means[bidx, comp] + xp.einsum("bmac,mc->bma", L[bidx, comp], z)
+    return means[bidx, comp] + xp.einsum("bmac,cm->bma", L[bidx, comp], z)
 
 
 def _marginal_logpdf(xp, pts, weights, means, covariances, cols_eval, cols_param):
@@ -176,8 +177,8 @@ def mc_log_ratio(xp, weights, means, covariances, terms, draws, chunk=1 << 14):
     ones = xp.ones((B, 1))
     sums = xp.zeros((B, 5))
     for z_host, u_host in draws:
-        for s in range(0, z_host.shape[0], chunk):
-            z = xp.asarray(z_host[s:s + chunk])
+        for s in range(0, z_host.shape[1], chunk):
+            z = xp.asarray(z_host[:, s:s + chunk])
             u = xp.asarray(u_host[s:s + chunk])
             pts = _draw(xp, z, u, weights, means, L)
             f = xp.zeros(pts.shape[:2])
@@ -202,14 +203,14 @@ def mc_categorical_mi(xp, weights_within, prior, means, covariances, comp_class,
     total_sq = xp.zeros(B)
     n = 0
     for z_host, u_host in draws:
-        for s in range(0, z_host.shape[0], chunk):
-            z = xp.asarray(z_host[s:s + chunk])
+        for s in range(0, z_host.shape[1], chunk):
+            z = xp.asarray(z_host[:, s:s + chunk])
             u = xp.asarray(u_host[s:s + chunk])
             J = w_joint.shape[1]
             cum = xp.cumsum(w_joint, axis=1)
             comp = xp.sum(u[None, :, None] >= cum[:, None, :J - 1], axis=2)
             bidx = xp.arange(B)[:, None]
-            pts = means[bidx, comp] + xp.einsum("bmac,mc->bma", L[bidx, comp], z)
+            pts = means[bidx, comp] + xp.einsum("bmac,cm->bma", L[bidx, comp], z)
             lp = log_weighted_prob(xp, pts, xp.zeros_like(w_joint), means, P, log_det)  # log N only
             log_px = logsumexp(xp, lp + xp.log(w_joint)[:, None, :], axis=2)
             same = comp_class[comp][:, :, None] == comp_class[None, None, :]
@@ -217,7 +218,7 @@ def mc_categorical_mi(xp, weights_within, prior, means, covariances, comp_class,
             f = logsumexp(xp, lc, axis=2) - log_px
             total = total + xp.sum(f, axis=1)
             total_sq = total_sq + xp.sum(f * f, axis=1)
-            n += z.shape[0]
+            n += z.shape[1]
     mean = total / n
     return mean, xp.sqrt(xp.maximum(total_sq / n - mean * mean, 0.0) / n)
 

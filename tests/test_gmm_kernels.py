@@ -4,7 +4,8 @@ import pytest
 from numpy.testing import assert_allclose
 
 from fastmi._gmm import (EMSettings, MCDraws, Mixture, bootstrap_categorical, bootstrap_continuous, child_seed, fit_em,
-                         initial_mixture, mc_categorical_mi, mc_log_ratio, mi_terms, stack, thread_map)
+                         initial_mixture, mc_categorical_mi, mc_log_ratio, mi_terms, pcg_state, resample_indices,
+                         stack, thread_map)
 from fastmi._gmm import _term_arrays
 from fastmi._kernels._bootstrap import _mc_log_ratio_batch
 from fastmi._kernels._em import _em_fit, _mean_log_likelihood
@@ -166,14 +167,11 @@ def test_mc_mixture_matches_numpy_reference(rng):
     draws = MCDraws(3, 50_000, 2)
     est, _, _ = _plain_mc(mix, mi_terms(([0], [1])), draws)
     # the same points, evaluated by SciPy
-    z, u = next(iter(draws))
-    comp = np.searchsorted(np.cumsum(mix.weights), u, side="right").clip(max=2)
     L = np.linalg.cholesky(mix.covariances)
-    pts = mix.means[comp] + np.einsum("nab,nb->na", L[comp], z)
     total = 0.0
     for z, u in draws:
         comp = np.searchsorted(np.cumsum(mix.weights), u, side="right").clip(max=2)
-        pts = mix.means[comp] + np.einsum("nab,nb->na", L[comp], z)
+        pts = mix.means[comp] + np.einsum("nab,bn->na", L[comp], z)
         f = (mixture_logpdf(pts, mix.weights, mix.means, mix.covariances)
              - mixture_logpdf(pts[:, :1], mix.weights, mix.means[:, :1], mix.covariances[:, :1, :1])
              - mixture_logpdf(pts[:, 1:], mix.weights, mix.means[:, 1:], mix.covariances[:, 1:, 1:]))
@@ -212,8 +210,22 @@ def test_mc_draws_bounded_and_reproducible():
     assert small._cache is not None and big._cache is None
     first = next(iter(big))
     again = next(iter(big))
-    assert first[0].shape[0] <= 1 << 16
+    assert first[0].shape == (2, 1 << 16) and first[1].shape == (1 << 16,)
     assert np.array_equal(first[0], again[0]) and np.array_equal(first[1], again[1])
+
+
+def test_mc_draws_are_sorted_uniforms_and_normals():
+    from scipy.stats import kstest
+
+    z, u = next(iter(MCDraws(8, 50_000, 3)))
+    assert np.all(np.diff(u) >= 0) and 0 < u[0] and u[-1] < 1
+    # ascending order statistics of iid uniforms: as a set they are uniform, and the
+    # number below any level is binomial
+    assert kstest(u, "uniform").pvalue > 1e-3
+    assert abs((u < 0.3).sum() - 15_000) < 5 * np.sqrt(50_000 * 0.3 * 0.7)
+    for row in z:
+        assert kstest(row, "norm").pvalue > 1e-3
+    assert abs(np.corrcoef(z)[0, 1]) < 0.03
 
 
 def test_mixture_affine(rng):
@@ -254,7 +266,7 @@ def test_batched_bootstrap_equals_looped(rng, n_jobs):
         out = bootstrap_continuous(X, warm, ([0], [1]), B, seed_of, em, draws, pmap)
     assert out.ok.all()
     for b in range(B):
-        idx = np.random.default_rng(seed_of(b)).integers(0, len(X), size=len(X))
+        idx = resample_indices(seed_of(b), len(X))
         m, info = fit_em(np.ascontiguousarray(X[idx]), warm, em.tol, em.reg_covar, em.max_iter)
         assert info.n_iter == out.n_iter[b, 0] and info.converged == out.converged[b, 0]
         assert_allclose(out.params[1][b], m.means, rtol=1e-10, atol=1e-12)
@@ -279,7 +291,7 @@ def test_batched_categorical_bootstrap_equals_looped(rng):
     with thread_map(2) as pmap:
         out = bootstrap_categorical(X, codes, warms, 5, seed_of, em, draws, pmap)
     for b in range(5):
-        idx = np.random.default_rng(seed_of(b)).integers(0, n, size=n)
+        idx = resample_indices(seed_of(b), n)
         fits = [fit_em(np.ascontiguousarray(X[idx][codes[idx] == c]), warms[c], 1e-5, 1e-15, 10_000)[0] for c in (0, 1)]
         prior = np.bincount(codes[idx], minlength=2) / n
         (v,), _ = mc_categorical_mi(np.concatenate([f.weights for f in fits])[None], prior[None],
@@ -371,3 +383,33 @@ def test_init_kernels_match_numpy(rng):
     assert c2[1, 0] == 5.0
     _kmeans_pp_centers(two, 0, np.array([0.0, 0.0]), c2)
     assert c2[1, 0] == 1.0
+
+
+@pytest.mark.parametrize("seed", [0, 12345, np.random.SeedSequence(9, spawn_key=(2, 7))])
+def test_kernel_pcg64_is_numpys_stream(seed):
+    from fastmi._kernels._random import _pcg64_fill
+
+    out = np.empty(100_000, dtype=np.uint64)
+    _pcg64_fill(pcg_state(seed), out)
+    assert np.array_equal(out, np.random.PCG64(seed).random_raw(100_000))
+
+
+def test_resampling_counts_match_indices_and_are_uniform():
+    from scipy.stats import chisquare
+
+    from fastmi._kernels._random import _resample_counts
+
+    n = 20_000
+    seed = np.random.SeedSequence(4, spawn_key=(2, 0))
+    idx = resample_indices(seed, n)
+    count = np.zeros(n)
+    _resample_counts(pcg_state(seed), count)
+    assert np.array_equal(np.bincount(idx, minlength=n), count) and count.sum() == n
+    # indices against exact integer arithmetic, and uniform over rows
+    raw = np.random.PCG64(seed).random_raw(n)
+    assert [int(r) * n >> 64 for r in raw[:500]] == idx[:500].tolist()
+    assert idx.min() >= 0 and idx.max() < n
+    pooled = np.concatenate([resample_indices(np.random.SeedSequence(s), 1000) for s in range(200)])
+    assert chisquare(np.bincount(pooled, minlength=1000)).pvalue > 1e-3
+    # each replicate draws about 1 - 1/e distinct rows
+    assert abs((count > 0).mean() - (1 - np.exp(-1))) < 0.01

@@ -6,46 +6,98 @@ import numba
 import numpy as np
 
 from .._config import NUMBA_CACHE
-from ._em import _em_fit_t
-from ._linalg import _cholesky_lower, _invert_lower, _precision_cholesky
-from ._mc import _mc_categorical_moments, _mc_log_ratio_moments
+from ._em import EM_NAN, _em_fit_t
+from ._linalg import LOG_2PI, _cholesky_lower, _invert_lower, _precision_cholesky
+from ._mc import _component_bounds, _mc_categorical_moments, _mc_log_ratio_moments
+from ._random import _resample_counts
 
 
 @numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
-def _em_fit_batch(X, idx, lengths, weights, means, covariances, tol, reg_covar, max_iter,
-                  n_iter, converged, lower_bound, status):
-    """Fit replicate b on rows ``X[idx[b, :lengths[b]]]``, starting from (and overwriting)
-    ``weights[b]``, ``means[b]``, ``covariances[b]``; per-replicate results go to the
-    output arrays. Convergence is tracked for each replicate on its own.
+def _distinct_rows(Xt, sw, out_t, out_w):
+    """Copy the columns of Xt (d, n) whose weight sw is positive, and those weights, to the
+    front of out_t (d, U) and out_w (U,), in order; branch-free (U = number of positive weights)."""
+    d, n = Xt.shape
+    U = out_w.shape[0]
+    j = 0
+    for i in range(n):
+        if j == U:
+            break
+        for a in range(d):  # written at j whatever the weight: a later kept row overwrites it
+            out_t[a, j] = Xt[a, i]
+        out_w[j] = sw[i]
+        j += sw[i] > 0.0
 
-    A resample repeats rows: each distinct row is fitted once, weighted by its count (a
+
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
+def _em_fit_resampled(X, codes, states, k_ranges, weights, means, covariances, tol, reg_covar, max_iter,
+                      n_iter, converged, lower_bound, status, class_count):
+    """Bootstrap fits: replicate b resamples the n rows of X with replacement, drawing from
+    the PCG64 ``states[b]``, then refits the mixture of each class c (rows with codes == c)
+    from its current parameters, components ``k_ranges[c]:k_ranges[c + 1]`` of
+    ``weights[b]``, ``means[b]``, ``covariances[b]`` (overwritten with the fit). Per-fit
+    results go to ``n_iter[b, c]`` etc.; ``class_count[b, c]`` is the class's resampled size.
+
+    A resample repeats rows: EM sees each distinct row once, weighted by its count (a
     bootstrap of n rows has about 0.63 n distinct ones), which is the same EM up to the
-    order of summation.
+    order of summation. A one-component fit is closed form and takes all the class's rows
+    with their counts, zeros included.
     """
     n_rows, d = X.shape
+    n_classes = k_ranges.shape[0] - 1
+    class_size = np.zeros(n_classes, dtype=np.int64)
+    for r in range(n_rows):
+        class_size[codes[r]] += 1
+    offset = np.zeros(n_classes + 1, dtype=np.int64)
+    for c in range(n_classes):
+        offset[c + 1] = offset[c] + class_size[c]
+    # the rows of each class c as one contiguous feature-major block (d, size) starting at
+    # flat[d * offset[c]], and their positions in X
+    flat = np.empty(d * n_rows)
+    rows = np.empty(n_rows, dtype=np.int64)
+    fill = offset[:n_classes].copy()
+    for r in range(n_rows):
+        c = codes[r]
+        j = fill[c]
+        fill[c] += 1
+        rows[j] = r
+        for a in range(d):
+            flat[d * offset[c] + a * class_size[c] + (j - offset[c])] = X[r, a]
     count = np.zeros(n_rows)
-    for b in range(idx.shape[0]):
-        L = lengths[b]
-        for i in range(L):
-            count[idx[b, i]] += 1.0
-        U = 0
-        for r in range(n_rows):
-            U += count[r] > 0.0
-        Xt = np.empty((d, U))
-        sw = np.empty(U)
-        j = 0
-        for r in range(n_rows):  # ascending row order, whatever the draw order
-            if count[r] > 0.0:
-                for a in range(d):
-                    Xt[a, j] = X[r, a]
-                sw[j] = count[r]
-                count[r] = 0.0
-                j += 1
-        it, conv, lb, st = _em_fit_t(Xt, sw, weights[b], means[b], covariances[b], tol, reg_covar, max_iter)
-        n_iter[b] = it
-        converged[b] = conv
-        lower_bound[b] = lb
-        status[b] = st
+    sw = np.empty(n_rows)
+    for b in range(states.shape[0]):
+        count[:] = 0.0
+        _resample_counts(states[b], count)
+        for c in range(n_classes):
+            lo, hi = offset[c], offset[c + 1]
+            total = 0.0
+            U = 0
+            for i in range(lo, hi):
+                w = count[rows[i]]
+                sw[i] = w
+                total += w
+                U += w > 0.0
+            class_count[b, c] = total
+            k0, k1 = k_ranges[c], k_ranges[c + 1]
+            Xt = flat[d * lo:d * hi].reshape((d, hi - lo))
+            w_c = weights[b, k0:k1].copy()
+            mu_c = means[b, k0:k1].copy()
+            cov_c = covariances[b, k0:k1].copy()
+            if U == 0:  # the class is absent from this resample
+                it, conv, lb, st = 0, False, -np.inf, EM_NAN
+            elif k1 - k0 == 1:
+                it, conv, lb, st = _em_fit_t(Xt, sw[lo:hi], w_c, mu_c, cov_c, tol, reg_covar, max_iter)
+            else:
+                Xu = np.empty((d, U))
+                wu = np.empty(U)
+                _distinct_rows(Xt, sw[lo:hi], Xu, wu)
+                it, conv, lb, st = _em_fit_t(Xu, wu, w_c, mu_c, cov_c, tol, reg_covar, max_iter)
+            weights[b, k0:k1] = w_c
+            means[b, k0:k1] = mu_c
+            covariances[b, k0:k1] = cov_c
+            n_iter[b, c] = it
+            converged[b, c] = conv
+            lower_bound[b, c] = lb
+            status[b, c] = st
 
 
 @numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
@@ -89,45 +141,110 @@ def _moment_match(weights, means, covariances, mean, cov):
 
 
 @numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
+def _gaussian_terms_quadratic(mean, cov, eval_cols, param_cols, dims, coef, A, h):
+    """sum_t coef_t log N(x[eval_t]; mean[param_t], cov[param_t, param_t]) as the quadratic
+    c0 + h . v - v^T A v / 2 in v = x - mean: fills A (D, D) and h (D,), returns c0 (NaN if
+    a sub-covariance is not SPD)."""
+    T, dmax = eval_cols.shape
+    A[:, :] = 0.0
+    h[:] = 0.0
+    c0 = 0.0
+    sub = np.zeros((dmax, dmax))
+    chol = np.zeros((dmax, dmax))
+    prec = np.zeros((dmax, dmax))
+    lam = np.zeros((dmax, dmax))
+    delta = np.zeros(dmax)
+    for t in range(T):
+        dt = dims[t]
+        e, p = eval_cols[t], param_cols[t]
+        for a in range(dt):
+            delta[a] = mean[e[a]] - mean[p[a]]  # zero unless a term evaluates another marginal (KL)
+            for b in range(dt):
+                sub[a, b] = cov[p[a], p[b]]
+        if not _cholesky_lower(sub[:dt, :dt], chol[:dt, :dt]):
+            return np.nan
+        log_det = _invert_lower(chol[:dt, :dt], prec[:dt, :dt])
+        for a in range(dt):  # precision P^T P
+            for b in range(dt):
+                s = 0.0
+                for r in range(max(a, b), dt):
+                    s += prec[r, a] * prec[r, b]
+                lam[a, b] = s
+        quad = 0.0
+        for a in range(dt):
+            ld = 0.0
+            for b in range(dt):
+                A[e[a], e[b]] += coef[t] * lam[a, b]
+                ld += lam[a, b] * delta[b]
+            h[e[a]] -= coef[t] * ld
+            quad += delta[a] * ld
+        c0 += coef[t] * (log_det - 0.5 * (dt * LOG_2PI + quad))
+    return c0
+
+
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
+def _control_variate_means(weights, means, covariances, eval_cols, param_cols, dims, coef, expected):
+    """expected[b] = E[g] under mixture b, g its control variate (see ``_mc_log_ratio_batch``):
+    g is quadratic, so only the mixture's mean and covariance enter, c0 - tr(A cov) / 2.
+    NaN where a marginal of the moment-matched Gaussian is not SPD."""
+    B, K, D = means.shape
+    g_mean = np.empty(D)
+    g_cov = np.empty((D, D))
+    A = np.empty((D, D))
+    h = np.empty(D)
+    for b in range(B):
+        _moment_match(weights[b], means[b], covariances[b], g_mean, g_cov)
+        c0 = _gaussian_terms_quadratic(g_mean, g_cov, eval_cols, param_cols, dims, coef, A, h)
+        trace = 0.0
+        for a in range(D):
+            for c in range(D):
+                trace += A[a, c] * g_cov[c, a]
+        expected[b] = c0 - 0.5 * trace
+
+
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
+def _cumulative(weights, cum):
+    acc = 0.0
+    for k in range(weights.shape[0]):
+        acc += weights[k]
+        cum[k] = acc
+
+
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
 def _mc_log_ratio_batch(z, u, weights, means, covariances, eval_cols, param_cols, dims, coef, sums):
     """Add, for each mixture b, to ``sums[b]`` the moments [f, f^2, g, g^2, f g] summed over
-    the draws (z, u), where f(x) = sum_t coef_t log p_t(x[eval_cols_t]) with p_t mixture b's
-    marginal over ``param_cols_t``, g is the same sum for the moment-matched Gaussian of
-    mixture b (a control variate), and x is drawn from mixture b. ``sums[b, 0]`` is NaN
-    if b has a non-SPD covariance.
+    the draws (z feature-major (D, m), u ascending (m,)), where f(x) = sum_t coef_t
+    log p_t(x[eval_cols_t]) with p_t mixture b's marginal over ``param_cols_t``, g is the same
+    sum for the moment-matched Gaussian of mixture b (a control variate), and x is drawn from
+    mixture b. ``sums[b, 0]`` is NaN if b has a non-SPD covariance.
     """
     B, K, D = means.shape
-    T, dmax = eval_cols.shape
     chol = np.zeros((K, D, D))
     prec = np.zeros((K, D, D))
     log_det = np.empty(K)
     cum_w = np.empty(K)
+    bounds = np.empty(K, dtype=np.int64)
+    T, dmax = eval_cols.shape
     log_w = np.empty(T * K)
     t_means = np.zeros((T * K, dmax))
     t_prec = np.zeros((T * K, dmax, dmax))
     t_log_det = np.empty(T * K)
     g_mean = np.empty(D)
-    g_cov = np.empty((1, D, D))
-    g_w = np.ones(1)
-    cv_log_w = np.zeros(T)
-    cv_means = np.zeros((T, dmax))
-    cv_prec = np.zeros((T, dmax, dmax))
-    cv_log_det = np.empty(T)
+    g_cov = np.empty((D, D))
+    cv_A = np.empty((D, D))
+    cv_h = np.empty(D)
     for b in range(B):
-        _moment_match(weights[b], means[b], covariances[b], g_mean, g_cov[0])
+        _moment_match(weights[b], means[b], covariances[b], g_mean, g_cov)
+        cv_c0 = _gaussian_terms_quadratic(g_mean, g_cov, eval_cols, param_cols, dims, coef, cv_A, cv_h)
         if (_precision_cholesky(covariances[b], chol, prec, log_det) >= 0 or
                 not _pack_terms(weights[b], means[b], covariances[b], param_cols, dims, log_w, t_means, t_prec,
-                                t_log_det) or
-                not _pack_terms(g_w, g_mean.reshape(1, D), g_cov, param_cols, dims, cv_log_w, cv_means, cv_prec,
-                                cv_log_det)):
+                                t_log_det) or not np.isfinite(cv_c0)):
             sums[b, 0] = np.nan
             continue
-        acc = 0.0
-        for k in range(K):
-            acc += weights[b, k]
-            cum_w[k] = acc
-        _mc_log_ratio_moments(z, u, cum_w, means[b], chol, eval_cols, dims, coef, log_w, t_means, t_prec,
-                              t_log_det, cv_log_w, cv_means, cv_prec, cv_log_det, sums[b])
+        _cumulative(weights[b], cum_w)
+        _component_bounds(u, cum_w, bounds)
+        _mc_log_ratio_moments(z, bounds, means[b], chol, eval_cols, dims, coef, log_w, t_means, t_prec,
+                              t_log_det, g_mean, cv_A, cv_h, cv_c0, sums[b])
 
 
 @numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
@@ -141,6 +258,7 @@ def _mc_categorical_batch(z, u, weights_within, prior, means, covariances, comp_
     prec = np.zeros((J, D, D))
     log_det = np.empty(J)
     cum_w = np.empty(J)
+    bounds = np.empty(J, dtype=np.int64)
     log_joint = np.empty(J)
     log_within = np.empty(J)
     for b in range(B):
@@ -157,7 +275,8 @@ def _mc_categorical_batch(z, u, weights_within, prior, means, covariances, comp_
         for j in range(J):
             cum_w[j] /= acc
             log_joint[j] -= np.log(acc)
-        s, s2 = _mc_categorical_moments(z, u, cum_w, means[b], chol, prec, log_det, comp_class, log_joint,
+        _component_bounds(u, cum_w, bounds)
+        s, s2 = _mc_categorical_moments(z, bounds, means[b], chol, prec, log_det, comp_class, log_joint,
                                         log_within)
         total[b] += s
         total_sq[b] += s2

@@ -189,11 +189,12 @@ def _log_positive(v, add, out, m):
 
 
 @numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE, fastmath=ARITH)
-def _block_logsumexp(lp, K, m, lse, vmax, ssum):
-    """lse[i] = log sum_k exp(lp[k, i]); lp[:K, :m] <- exp(lp - vmax), ssum[i] = sum_k of those.
+def _block_exp_sum(lp, K, m, vmax, ssum):
+    """vmax[i] = max_k lp[k, i]; lp[:K, :m] <- exp(lp - vmax) and ssum[i] = sum_k of those, so
+    that log sum_k exp(lp[k, i]) = vmax[i] + log(ssum[i]) with 1 <= ssum[i] <= K.
 
-    vmax[i] = max_k lp[k, i]; where every entry of a column is -inf, the column becomes 0
-    and lse is -inf. A single component costs no exp or log.
+    Where every entry of a column is -inf, the column becomes 0 and ssum 1 (vmax stays
+    -inf). A single component costs no exp.
     """
     v0 = lp[0]
     for i in range(m):
@@ -207,7 +208,6 @@ def _block_logsumexp(lp, K, m, lse, vmax, ssum):
         n_empty += vmax[i] == -np.inf
     if K == 1:
         for i in range(m):
-            lse[i] = v0[i]
             ssum[i] = 1.0
             v0[i] = 1.0
     else:
@@ -215,15 +215,24 @@ def _block_logsumexp(lp, K, m, lse, vmax, ssum):
             ssum[i] = 0.0
         for k in range(K):
             _exp_shifted_sum(lp[k], vmax, m, ssum)
-        _log_positive(ssum, vmax, lse, m)  # ssum >= 1: the maximal entry contributes exactly 1
     if n_empty:
         for i in range(m):
             if vmax[i] == -np.inf:
                 for k in range(K):
                     lp[k, i] = 0.0
-                lse[i] = -np.inf
+                ssum[i] = 1.0
 
 
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE, fastmath=ARITH)
+def _block_logsumexp(lp, K, m, lse, vmax, ssum):
+    """lse[i] = log sum_k exp(lp[k, i]), -inf where every entry is -inf; lp, vmax and ssum
+    are left as ``_block_exp_sum`` leaves them."""
+    _block_exp_sum(lp, K, m, vmax, ssum)
+    if K == 1:
+        for i in range(m):
+            lse[i] = vmax[i]
+    else:
+        _log_positive(ssum, vmax, lse, m)
 
 
 @numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE, fastmath=REDUCE)
