@@ -6,7 +6,7 @@ import numba
 import numpy as np
 
 from .._config import NUMBA_CACHE
-from ._em import EM_NAN, _em_fit_t
+from ._em import EM_NAN, _em_fit_t, _sum
 from ._linalg import LOG_2PI, _cholesky_lower, _invert_lower, _precision_cholesky
 from ._mc import _component_bounds, _mc_categorical_moments, _mc_log_ratio_moments
 from ._random import _resample_counts
@@ -69,27 +69,27 @@ def _em_fit_resampled(X, codes, states, k_ranges, weights, means, covariances, t
         _resample_counts(states[b], count)
         for c in range(n_classes):
             lo, hi = offset[c], offset[c + 1]
-            total = 0.0
-            U = 0
-            for i in range(lo, hi):
-                w = count[rows[i]]
-                sw[i] = w
-                total += w
-                U += w > 0.0
-            class_count[b, c] = total
+            sw_c = sw[lo:hi]
+            rows_c = rows[lo:hi]
+            for i in range(hi - lo):
+                sw_c[i] = count[rows_c[i]]
+            class_count[b, c] = _sum(sw_c, hi - lo)
             k0, k1 = k_ranges[c], k_ranges[c + 1]
             Xt = flat[d * lo:d * hi].reshape((d, hi - lo))
             w_c = weights[b, k0:k1].copy()
             mu_c = means[b, k0:k1].copy()
             cov_c = covariances[b, k0:k1].copy()
-            if U == 0:  # the class is absent from this resample
+            if class_count[b, c] == 0.0:  # the class is absent from this resample
                 it, conv, lb, st = 0, False, -np.inf, EM_NAN
             elif k1 - k0 == 1:
-                it, conv, lb, st = _em_fit_t(Xt, sw[lo:hi], w_c, mu_c, cov_c, tol, reg_covar, max_iter)
+                it, conv, lb, st = _em_fit_t(Xt, sw_c, w_c, mu_c, cov_c, tol, reg_covar, max_iter)
             else:
+                U = 0
+                for i in range(hi - lo):
+                    U += sw_c[i] > 0.0
                 Xu = np.empty((d, U))
                 wu = np.empty(U)
-                _distinct_rows(Xt, sw[lo:hi], Xu, wu)
+                _distinct_rows(Xt, sw_c, Xu, wu)
                 it, conv, lb, st = _em_fit_t(Xu, wu, w_c, mu_c, cov_c, tol, reg_covar, max_iter)
             weights[b, k0:k1] = w_c
             means[b, k0:k1] = mu_c

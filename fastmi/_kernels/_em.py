@@ -426,12 +426,14 @@ def _gaussian_fit_t(Xt, sw, weights, means, covariances, reg_covar):
     xc = np.empty((d, n_rows))
     for a in range(d):
         mu = means[0, a]
+        xa, xca = Xt[a], xc[a]
         for i in range(n_rows):
-            xc[a, i] = Xt[a, i] - mu
+            xca[i] = xa[i] - mu
     wx = np.empty(n_rows)
     for a in range(d):
+        xca = xc[a]
         for i in range(n_rows):
-            wx[i] = sw[i] * xc[a, i]
+            wx[i] = sw[i] * xca[i]
         for b in range(a + 1):
             c = _dot(wx, xc[b], n_rows) / n
             covariances[0, a, b] = c
