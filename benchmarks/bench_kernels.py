@@ -100,7 +100,7 @@ def _numpy_mc(m, draws):
     cum = np.cumsum(m.weights)
     for z, u in draws:
         comp = np.minimum(np.searchsorted(cum, u, side="right"), len(cum) - 1)
-        pts = m.means[comp] + np.einsum("nab,nb->na", L[comp], z)
+        pts = m.means[comp] + np.einsum("nab,bn->na", L[comp], z)
 
         def lmix(P, cols):
             return logsumexp(np.stack([np.log(w) + multivariate_normal(mu[cols], c[np.ix_(cols, cols)]).logpdf(P)
