@@ -91,9 +91,12 @@ class GMMMI:
     -----
     Columns are standardised before fitting (MI is invariant to it), so ``reg_covar``
     acts in standard units. Each bootstrap replicate draws its resampling indices from
-    its own child of one ``SeedSequence``. The MC integrals of all replicates use common
-    random numbers (one set of normal and uniform draws mapped through each fitted
-    mixture) and the moment-matched Gaussian as a control variate (exact for K = 1).
+    its own child of one ``SeedSequence`` (a PCG64 stream, stepped inside the kernels), and
+    EM sees each distinct resampled row once, weighted by its count. A one-component fit
+    is computed in closed form (EM's first M-step reaches its fixed point) and reports one
+    iteration. The MC integrals of all replicates use common random numbers (one set of
+    normal and uniform draws mapped through each fitted mixture) and the moment-matched
+    Gaussian as a control variate (exact for K = 1).
     Common draws shift all replicates alike rather than widening their spread, so the
     reported ``std`` adds the mean MC standard error to the replicates' standard deviation
     in quadrature; both parts are in ``diagnostics`` ('bootstrap_std', 'mc_shared_error').
