@@ -183,18 +183,24 @@ def _gaussian_terms_quadratic(mean, cov, eval_cols, param_cols, dims, coef, A, h
 
 
 @numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
+def _control_variate(weights, means, covariances, eval_cols, param_cols, dims, coef, g_mean, g_cov, A, h):
+    """The control variate of a mixture's log-ratio: the same signed sum of log densities for
+    its moment-matched Gaussian (mean ``g_mean``, covariance ``g_cov``), as the quadratic
+    (A, h, returned c0) of ``_gaussian_terms_quadratic``."""
+    _moment_match(weights, means, covariances, g_mean, g_cov)
+    return _gaussian_terms_quadratic(g_mean, g_cov, eval_cols, param_cols, dims, coef, A, h)
+
+
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
 def _control_variate_means(weights, means, covariances, eval_cols, param_cols, dims, coef, expected):
     """expected[b] = E[g] under mixture b, g its control variate (see ``_mc_log_ratio_batch``):
     g is quadratic, so only the mixture's mean and covariance enter, c0 - tr(A cov) / 2.
     NaN where a marginal of the moment-matched Gaussian is not SPD."""
-    B, K, D = means.shape
-    g_mean = np.empty(D)
-    g_cov = np.empty((D, D))
-    A = np.empty((D, D))
-    h = np.empty(D)
-    for b in range(B):
-        _moment_match(weights[b], means[b], covariances[b], g_mean, g_cov)
-        c0 = _gaussian_terms_quadratic(g_mean, g_cov, eval_cols, param_cols, dims, coef, A, h)
+    D = means.shape[2]
+    g_mean, g_cov, A, h = np.empty(D), np.empty((D, D)), np.empty((D, D)), np.empty(D)
+    for b in range(means.shape[0]):
+        c0 = _control_variate(weights[b], means[b], covariances[b], eval_cols, param_cols, dims, coef, g_mean, g_cov,
+                              A, h)
         trace = 0.0
         for a in range(D):
             for c in range(D):
@@ -229,13 +235,10 @@ def _mc_log_ratio_batch(z, u, weights, means, covariances, eval_cols, param_cols
     t_means = np.zeros((T * K, dmax))
     t_prec = np.zeros((T * K, dmax, dmax))
     t_log_det = np.empty(T * K)
-    g_mean = np.empty(D)
-    g_cov = np.empty((D, D))
-    cv_A = np.empty((D, D))
-    cv_h = np.empty(D)
+    g_mean, g_cov, cv_A, cv_h = np.empty(D), np.empty((D, D)), np.empty((D, D)), np.empty(D)
     for b in range(B):
-        _moment_match(weights[b], means[b], covariances[b], g_mean, g_cov)
-        cv_c0 = _gaussian_terms_quadratic(g_mean, g_cov, eval_cols, param_cols, dims, coef, cv_A, cv_h)
+        cv_c0 = _control_variate(weights[b], means[b], covariances[b], eval_cols, param_cols, dims, coef, g_mean,
+                                 g_cov, cv_A, cv_h)
         if (_precision_cholesky(covariances[b], chol, prec, log_det) >= 0 or
                 not _pack_terms(weights[b], means[b], covariances[b], param_cols, dims, log_w, t_means, t_prec,
                                 t_log_det) or not np.isfinite(cv_c0)):
