@@ -91,9 +91,12 @@ def _em_fit_resampled(X, codes, states, k_ranges, weights, means, covariances, t
                 wu = np.empty(U)
                 _distinct_rows(Xt, sw_c, Xu, wu)
                 it, conv, lb, st = _em_fit_t(Xu, wu, w_c, mu_c, cov_c, tol, reg_covar, max_iter)
-            weights[b, k0:k1] = w_c
-            means[b, k0:k1] = mu_c
-            covariances[b, k0:k1] = cov_c
+            for k in range(k1 - k0):  # element-wise: slice assignment compiles a costly error path
+                weights[b, k0 + k] = w_c[k]
+                for a in range(d):
+                    means[b, k0 + k, a] = mu_c[k, a]
+                    for e in range(d):
+                        covariances[b, k0 + k, a, e] = cov_c[k, a, e]
             n_iter[b, c] = it
             converged[b, c] = conv
             lower_bound[b, c] = lb

@@ -361,7 +361,6 @@ def _m_step(nk, s1, s2, center, n, reg_covar, weights, means, covariances):
         weights[k] /= wsum
 
 
-@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
 def _em_fit(X, weights, means, covariances, tol, reg_covar, max_iter):
     """Run EM in place from the given parameters.
 
@@ -369,6 +368,7 @@ def _em_fit(X, weights, means, covariances, tol, reg_covar, max_iter):
     mean log-likelihood per sample changes by less than ``tol``, or after ``max_iter``
     iterations. Returns ``(n_iter, converged, lower_bound, status)``: ``lower_bound`` is the
     mean log-likelihood of the last E-step, ``status`` is EM_OK, EM_NOT_SPD or EM_NAN.
+    (A Python wrapper: one compiled EM, ``_em_fit_t``, serves every caller.)
     """
     return _em_fit_t(np.ascontiguousarray(X.T), np.ones(X.shape[0]), weights, means, covariances, tol, reg_covar,
                      max_iter)
@@ -400,7 +400,9 @@ def _em_fit_t(Xt, sw, weights, means, covariances, tol, reg_covar, max_iter):
             return it, False, lower_bound, EM_NOT_SPD
         for k in range(K):
             log_w[k] = math.log(weights[k])
-        center[:, :] = means
+        for k in range(K):
+            for a in range(d):
+                center[k, a] = means[k, a]
         ll = _e_step(Xt, sw, log_w, means, prec_chol, log_det, center, nk, s1, s2) / n
         if not math.isfinite(ll):
             return it, False, lower_bound, EM_NAN

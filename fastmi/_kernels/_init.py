@@ -14,7 +14,8 @@ def _kmeans_pp_centers(X, first, u, centers):
     n, d = X.shape
     K = centers.shape[0]
     d2 = np.empty(n)
-    centers[0] = X[first]
+    for a in range(d):  # element-wise: row assignment compiles a costly error path
+        centers[0, a] = X[first, a]
     for i in range(n):
         s = 0.0
         for a in range(d):
@@ -36,7 +37,8 @@ def _kmeans_pp_centers(X, first, u, centers):
                     break
         else:
             pick = min(int(u[k] * n), n - 1)
-        centers[k] = X[pick]
+        for a in range(d):
+            centers[k, a] = X[pick, a]
         for i in range(n):
             s = 0.0
             for a in range(d):
