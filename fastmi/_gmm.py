@@ -214,10 +214,12 @@ def select_n_components(X, *, candidates, n_init, n_folds, init, em, threshold, 
     record = {"k": [], "score": [], "score_per_init": [], "n_iter": [], "converged": [], "ok": []}
     best_score, best_k, best_warm, waited = -np.inf, None, None, 0
     for K in candidates:
+        # one component is fitted in closed form, whatever the start: one fit serves every init
+        n_starts = 1 if K == 1 else n_init
         starts = [initial_mixture(X, K, init, np.random.default_rng(child_seed(root, *key, 1, K, i)), em.reg_covar)
-                  for i in range(n_init)]
+                  for i in range(n_starts)]
         if metric == "cv":
-            jobs = [(i, f) for i in range(n_init) for f in range(n_folds)]
+            jobs = [(i, f) for i in range(n_starts) for f in range(n_folds)]
 
             def run(job):
                 i, f = job
@@ -225,7 +227,7 @@ def select_n_components(X, *, candidates, n_init, n_folds, init, em, threshold, 
                 score = _mean_log_likelihood(splits[f][1], m.weights, m.means, m.covariances) if info.ok else np.nan
                 return m, info, score
         else:
-            jobs = list(range(n_init))
+            jobs = list(range(n_starts))
 
             def run(i):
                 m, info = fit_em(X, starts[i], em.tol, em.reg_covar, em.max_iter)
@@ -234,7 +236,7 @@ def select_n_components(X, *, candidates, n_init, n_folds, init, em, threshold, 
                 ll = _mean_log_likelihood(X, m.weights, m.means, m.covariances)
                 penalty = m.n_parameters() * (2.0 if metric == "aic" else math.log(n))
                 return m, info, ll - 0.5 * penalty / n  # -criterion / (2n): higher is better
-        results = pmap(run, jobs)
+        results = pmap(run, jobs) * (n_init // n_starts)
         per_fit = np.array([r[2] for r in results]).reshape(n_init, -1)
         per_fit = np.where(np.isfinite(per_fit), per_fit, -np.inf)
         per_init = per_fit.mean(axis=1)
