@@ -227,14 +227,31 @@ def _host(xp, a):
     return a.get() if hasattr(a, "get") else a
 
 
-def bootstrap_continuous(xp, X, warm, groups, n_boot, seed_of, em, draws, batch=64):
-    """``fastmi._gmm.bootstrap_continuous`` on the array namespace ``xp``."""
+HOST_BUDGET = 1 << 30  # bytes the lockstep EM may hold at once on the CPU (NumPy)
+
+
+def lockstep_batch(xp, n, d, K, most=64):
+    """How many replicates to fit in lockstep: EM's largest temporaries are a few (n, K, d)
+    arrays per replicate, about 8 n (3 K d + 2 K + d) bytes, and a batch uses at most half
+    of the device's free memory (``HOST_BUDGET`` for NumPy). At least 1, at most ``most``."""
+    if hasattr(xp, "cuda"):
+        budget = xp.cuda.runtime.memGetInfo()[0] // 2
+    else:
+        budget = HOST_BUDGET
+    per_replicate = 8 * n * (3 * K * d + 2 * K + d)
+    return int(max(1, min(most, budget // per_replicate)))
+
+
+def bootstrap_continuous(xp, X, warm, groups, n_boot, seed_of, em, draws, batch=None):
+    """``fastmi._gmm.bootstrap_continuous`` on the array namespace ``xp``; ``batch``
+    replicates at a time (default: ``lockstep_batch``)."""
     import numpy as np
 
     from ._gmm import BootstrapOutput, _resample_indices, mi_terms
 
     n = X.shape[0]
     terms = mi_terms(groups)
+    batch = batch or lockstep_batch(xp, n, X.shape[1], warm.n_components)
     outs = []
     for s in range(0, n_boot, batch):
         e = min(s + batch, n_boot)
@@ -251,8 +268,9 @@ def bootstrap_continuous(xp, X, warm, groups, n_boot, seed_of, em, draws, batch=
     return BootstrapOutput(v, se, it[:, None], conv[:, None], ok, (W, M, C))
 
 
-def bootstrap_categorical(xp, X, codes, warms, n_boot, seed_of, em, draws, batch=64):
-    """``fastmi._gmm.bootstrap_categorical`` on the array namespace ``xp``."""
+def bootstrap_categorical(xp, X, codes, warms, n_boot, seed_of, em, draws, batch=None):
+    """``fastmi._gmm.bootstrap_categorical`` on the array namespace ``xp``; ``batch``
+    replicates at a time (default: ``lockstep_batch`` for the largest class mixture)."""
     import numpy as np
 
     from ._gmm import BootstrapOutput, _resample_indices
@@ -260,6 +278,7 @@ def bootstrap_categorical(xp, X, codes, warms, n_boot, seed_of, em, draws, batch
     n, d = X.shape
     n_classes = len(warms)
     comp_class = np.concatenate([np.full(w.n_components, c, dtype=np.int64) for c, w in enumerate(warms)])
+    batch = batch or lockstep_batch(xp, n, d, max(w.n_components for w in warms))
     outs = []
     for s in range(0, n_boot, batch):
         e = min(s + batch, n_boot)

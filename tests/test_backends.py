@@ -83,3 +83,19 @@ def test_cupy_missing_is_a_clear_error(monkeypatch, rng):
         monkeypatch.delenv("FASTMI_DISABLE_CUPY")
         with pytest.raises(ImportError, match="gpu' extra"):
             fastmi.mutual_info(rng.standard_normal(100), rng.standard_normal(100), backend="cupy")
+
+
+def test_lockstep_batch_bounds_memory_and_does_not_change_results(rng, monkeypatch):
+    np_xp = get_namespace("numpy")
+    # 8 n (3 K d + 2 K + d) bytes per replicate: 1e7 rows, K = 3, d = 2 need ~2 GB each
+    assert _xp_gmm.lockstep_batch(np_xp, 10_000_000, 2, 3) == 1
+    assert _xp_gmm.lockstep_batch(np_xp, 1000, 2, 3) == 64
+    monkeypatch.setattr(_xp_gmm, "HOST_BUDGET", 3 * 8 * 1500 * (3 * 2 * 2 + 2 * 2 + 2))
+    assert _xp_gmm.lockstep_batch(np_xp, 1500, 2, 2) == 3
+    x = rng.standard_normal(1500)
+    y = np.where(rng.random(1500) < 0.5, x, -x) + 0.3 * rng.standard_normal(1500)
+    kw = dict(n_components=2, n_bootstrap=7, mc_samples=5000, rng=5, backend="numpy")
+    small = fastmi.mutual_info(x, y, **kw)
+    monkeypatch.setattr(_xp_gmm, "HOST_BUDGET", 1 << 30)
+    big = fastmi.mutual_info(x, y, **kw)
+    assert_allclose(small.samples, big.samples, rtol=1e-12)
