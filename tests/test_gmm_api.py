@@ -1,7 +1,6 @@
 """GMMMI / mutual_info: API behaviour, reproducibility, persistence and bad input."""
 import json
 import math
-import warnings
 
 import numpy as np
 import pytest

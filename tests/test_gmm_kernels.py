@@ -413,3 +413,9 @@ def test_resampling_counts_match_indices_and_are_uniform():
     assert chisquare(np.bincount(pooled, minlength=1000)).pvalue > 1e-3
     # each replicate draws about 1 - 1/e distinct rows
     assert abs((count > 0).mean() - (1 - np.exp(-1))) < 0.01
+
+
+def test_mc_terms_must_be_added_or_subtracted():
+    mix = Mixture(np.array([0.5, 0.5]), np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([np.eye(2)] * 2))
+    with pytest.raises(ValueError, match=r"coefficients must be \+1 or -1"):
+        mc_log_ratio(*stack([mix]), [(0.5, [0], [0])], MCDraws(1, 1000, 2))

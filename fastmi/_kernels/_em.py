@@ -63,8 +63,8 @@ def _block_log_prob(Xt, rows, i0, m, log_w, means, prec_chol, log_det, k0, K, lp
     lower-triangular P with cov^-1 = P^T P and ``log_det`` = log|P|.
     """
     d = rows.shape[0]
-    # one-pass forms for d = 1 and 2 (the marginals and joint of scalar x and y): same
-    # arithmetic, in the same order, as the general loop below
+    # one-pass forms for d = 1 and 2 (the marginals and joint of scalar x and y): the
+    # general loop's arithmetic without its passes over ya and acc
     if d == 1:
         x0 = Xt[rows[0]][i0:i0 + m]
         for k in range(K):

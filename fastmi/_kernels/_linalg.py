@@ -2,7 +2,6 @@
 import math
 
 import numba
-import numpy as np
 
 from .._config import NUMBA_CACHE
 
