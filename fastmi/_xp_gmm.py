@@ -113,12 +113,12 @@ def gaussian_fit(xp, X, wv, count, reg_covar):
 
 def _draw(xp, z, u, weights, means, L):
     """Points x = mean[c] + L[c] z of each mixture b (z of shape (D, m)), c picked by inverting
-    its weights' CDF at u."""
+    its weights' CDF at u; returns (points (B, m, D), components (B, m))."""
     B, K = weights.shape
     cum = xp.cumsum(weights, axis=1)
     comp = xp.sum(u[None, :, None] >= cum[:, None, :K - 1], axis=2) if K > 1 else xp.zeros((B, u.shape[0]), int)
     bidx = xp.arange(B)[:, None]
-    return means[bidx, comp] + xp.einsum("bmac,cm->bma", L[bidx, comp], z)
+    return means[bidx, comp] + xp.einsum("bmac,cm->bma", L[bidx, comp], z), comp
 
 
 def _marginal_logpdf(xp, pts, weights, means, covariances, cols_eval, cols_param):
@@ -180,7 +180,7 @@ def mc_log_ratio(xp, weights, means, covariances, terms, draws, chunk=1 << 14):
         for s in range(0, z_host.shape[1], chunk):
             z = xp.asarray(z_host[:, s:s + chunk])
             u = xp.asarray(u_host[s:s + chunk])
-            pts = _draw(xp, z, u, weights, means, L)
+            pts, _ = _draw(xp, z, u, weights, means, L)
             f = xp.zeros(pts.shape[:2])
             g = xp.zeros(pts.shape[:2])
             for coef, e, p in terms:
@@ -206,11 +206,7 @@ def mc_categorical_mi(xp, weights_within, prior, means, covariances, comp_class,
         for s in range(0, z_host.shape[1], chunk):
             z = xp.asarray(z_host[:, s:s + chunk])
             u = xp.asarray(u_host[s:s + chunk])
-            J = w_joint.shape[1]
-            cum = xp.cumsum(w_joint, axis=1)
-            comp = xp.sum(u[None, :, None] >= cum[:, None, :J - 1], axis=2)
-            bidx = xp.arange(B)[:, None]
-            pts = means[bidx, comp] + xp.einsum("bmac,cm->bma", L[bidx, comp], z)
+            pts, comp = _draw(xp, z, u, w_joint, means, L)
             lp = log_weighted_prob(xp, pts, xp.zeros_like(w_joint), means, P, log_det)  # log N only
             log_px = logsumexp(xp, lp + xp.log(w_joint)[:, None, :], axis=2)
             same = comp_class[comp][:, :, None] == comp_class[None, None, :]

@@ -15,7 +15,8 @@ from ._random import _resample_counts
 @numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
 def _distinct_rows(Xt, sw, out_t, out_w):
     """Copy the columns of Xt (d, n) whose weight sw is positive, and those weights, to the
-    front of out_t (d, U) and out_w (U,), in order; branch-free (U = number of positive weights)."""
+    front of out_t (d, U) and out_w (U,), in order, with no data-dependent branch (U = number of
+    positive weights)."""
     d, n = Xt.shape
     U = out_w.shape[0]
     j = 0
