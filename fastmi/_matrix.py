@@ -16,7 +16,7 @@ from ._api import _CATEGORICAL, _MI_METHODS, mutual_info
 from ._config import resolve_n_jobs
 from ._progress import progress_bar
 from ._result import _LN2, _jsonable
-from ._validation import check_array, check_choice, check_int, check_labels, check_same_length
+from ._validation import as_column, check_array, check_choice, check_int, check_labels, check_same_length
 
 _CHEAP_METHODS = {"ksg", "ksg2", "mixed", "discrete", "gaussian"}
 _MAX_PAIRS_PER_TASK = 256
@@ -653,13 +653,7 @@ def factor_entropy(v, *, bins=20, discrete="auto", unit="nat"):
     check_choice(unit, "unit", {"nat", "bit"})
     if discrete not in ("auto", True, False):
         raise ValueError(f"discrete must be 'auto', True or False, got {discrete!r}")
-    if hasattr(v, "to_numpy"):
-        v = v.to_numpy()
-    arr = np.asarray(v)
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.ndim != 1:
-        raise ValueError(f"a factor must be 1-D, got shape {arr.shape}")
+    arr = as_column(v, "a factor")
     if arr.dtype.kind in "biuf":
         if not np.isfinite(arr).all():
             raise ValueError("factor contains NaN or infinite values")

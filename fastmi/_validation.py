@@ -52,6 +52,19 @@ def check_same_length(**arrays):
         raise ValueError(f"inputs must have the same number of samples: {desc}")
 
 
+def as_column(v, what):
+    """``v`` (array-like, Series, or one-column 2-D) as a 1-D array; ValueError naming ``what``
+    otherwise."""
+    if hasattr(v, "to_numpy"):
+        v = v.to_numpy()
+    arr = np.asarray(v)
+    if arr.ndim == 2 and arr.shape[1] == 1:
+        arr = arr[:, 0]
+    if arr.ndim != 1:
+        raise ValueError(f"{what} must be 1-D, got shape {arr.shape}")
+    return arr
+
+
 def check_labels(y, name="y", *, min_count=2):
     """Encode arbitrary category labels as integer codes.
 
@@ -59,13 +72,7 @@ def check_labels(y, name="y", *, min_count=2):
     input, missing labels, fewer than two classes, or a class with fewer
     than ``min_count`` samples.
     """
-    if hasattr(y, "to_numpy"):
-        y = y.to_numpy()
-    arr = np.asarray(y)
-    if arr.ndim == 2 and arr.shape[1] == 1:
-        arr = arr[:, 0]
-    if arr.ndim != 1:
-        raise ValueError(f"categorical {name} must be 1-D, got shape {arr.shape}")
+    arr = as_column(y, f"categorical {name}")
     if arr.size == 0:
         raise ValueError(f"{name} is empty")
     if arr.dtype.kind == "f" and not np.isfinite(arr).all():
