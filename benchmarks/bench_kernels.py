@@ -12,9 +12,13 @@ import pytest
 from scipy.special import logsumexp
 from scipy.stats import multivariate_normal
 
-from fastmi._gmm import (EMSettings, MCDraws, bootstrap_continuous, child_seed, fit_em, initial_mixture,
-                         mc_log_ratio, mi_terms, stack, thread_map)
-from fastmi._kernels._em import _e_step, _m_step
+from fastmi._config import thread_map
+from fastmi._streams import Stream, Streams
+from fastmi.gmm._bootstrap import bootstrap_continuous
+from fastmi.gmm._kernels._em import _e_step, _m_step
+from fastmi.gmm._mixture import fit_em, initial_mixture
+from fastmi.gmm._montecarlo import MCDraws, mc_log_ratio, mi_terms, stack
+from fastmi.gmm._select import EMSettings
 
 Q = pytest.mark.quick
 
@@ -141,6 +145,6 @@ def test_bootstrap_loop(benchmark, n, K, n_jobs):
 
     def loop():
         with thread_map(n_jobs) as pmap:
-            return bootstrap_continuous(X, warm, ([0], [1]), 50, lambda b: child_seed(root, 2, b), em, draws, pmap)
+            return bootstrap_continuous(X, warm, ([0], [1]), 50, lambda b: Streams(root)(Stream.BOOTSTRAP, b), em, draws, pmap)
 
     _run(benchmark, loop, rounds=3)

@@ -1,12 +1,21 @@
-"""fastmi: fast mutual-information estimators with honest error bars."""
+"""fastmi: fast mutual-information estimators with honest error bars.
+
+Layout: :mod:`fastmi.gmm` (GMM-MI), :mod:`fastmi.knn` (the KSG family), ``fastmi._plugin``
+(discrete and Gaussian plug-in estimators), :mod:`fastmi.matrix` (MI matrices, local or on
+Dask), :mod:`fastmi.interpret` (MIG and other interpretability tools) and :mod:`fastmi.bench`
+(benchmark distributions and runner). Every estimator is registered in ``fastmi._registry``;
+:func:`list_methods` shows them.
+"""
 from importlib.metadata import PackageNotFoundError, version
 
 from ._api import conditional_mutual_info, mutual_info
-from ._estimators import GMMMI, load_model
-from ._result import MIResult
-from ._matrix import MIGResult, MIMatrix, factor_entropy, mi_matrix, mig
 from ._plot import plot_bootstrap, plot_cv, plot_fit, plot_mi_matrix
-
+from ._registry import list_methods
+from ._result import MIResult
+from .exceptions import ConvergenceWarning
+from .gmm import GMMMI, load_model
+from .interpret import MIGResult, factor_entropy, mig
+from .matrix import MIMatrix, mi_matrix
 
 
 def __getattr__(name):
@@ -23,6 +32,6 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
-__all__ = ["GMMMI", "MIResult", "conditional_mutual_info", "load_model", "mutual_info", "__version__"]
-__all__ += ["MIGResult", "MIMatrix", "factor_entropy", "mi_matrix", "mig", "plot_bootstrap", "plot_cv", "plot_fit",
-            "plot_mi_matrix"]
+__all__ = ["ConvergenceWarning", "GMMMI", "MIGResult", "MIMatrix", "MIResult", "__version__",
+           "conditional_mutual_info", "factor_entropy", "list_methods", "load_model", "mi_matrix", "mig",
+           "mutual_info", "plot_bootstrap", "plot_cv", "plot_fit", "plot_mi_matrix"]

@@ -1,33 +1,8 @@
 """Functional entry points: one call, any estimator."""
 from __future__ import annotations
 
-import importlib
-
+from . import _registry
 from ._validation import check_choice
-
-# method -> (module, function); modules are imported on first use.
-_MI_METHODS = {
-    "gmm": ("fastmi._estimators", "gmm_mutual_info"),
-    "ksg": ("fastmi._ksg", "ksg_mutual_info"),
-    "ksg2": ("fastmi._ksg", "ksg_mutual_info"),
-    "mixed": ("fastmi._ksg", "mixed_mutual_info"),
-    "discrete": ("fastmi._ksg", "discrete_mutual_info"),
-    "gaussian": ("fastmi._ksg", "gaussian_mutual_info"),
-}
-# (method, y_type) pairs routed to a dedicated estimator
-_CATEGORICAL = {
-    "gmm": ("fastmi._estimators", "gmm_mutual_info"),
-    "ksg": ("fastmi._ksg", "categorical_ksg_mutual_info"),
-}
-_CMI_METHODS = {
-    "gmm": ("fastmi._estimators", "gmm_conditional_mutual_info"),
-    "ksg": ("fastmi._ksg", "ksg_conditional_mutual_info"),
-}
-
-
-def _load(spec):
-    module, name = spec
-    return getattr(importlib.import_module(module), name)
 
 
 def mutual_info(x, y, *, method="gmm", y_type="continuous", **kwargs):
@@ -65,19 +40,9 @@ def mutual_info(x, y, *, method="gmm", y_type="continuous", **kwargs):
     >>> x = rng.standard_normal(2000); y = 0.6 * x + 0.8 * rng.standard_normal(2000)
     >>> r = fastmi.mutual_info(x, y, n_bootstrap=10, rng=0)   # doctest: +SKIP
     """
-    check_choice(method, "method", set(_MI_METHODS))
     check_choice(y_type, "y_type", {"continuous", "categorical"})
-    if y_type == "categorical":
-        if method not in _CATEGORICAL:
-            raise ValueError(f"y_type='categorical' is supported by methods {sorted(_CATEGORICAL)}, not {method!r}")
-        fn = _load(_CATEGORICAL[method])
-        if method == "gmm":
-            return fn(x, y, y_type="categorical", **kwargs)
-        return fn(x, y, **kwargs)
-    fn = _load(_MI_METHODS[method])
-    if method in ("ksg", "ksg2"):
-        kwargs.setdefault("variant", 1 if method == "ksg" else 2)
-    return fn(x, y, **kwargs)
+    kind = "categorical" if y_type == "categorical" else "mi"
+    return _registry.get(method, kind).function(kind)(x, y, **kwargs)
 
 
 def conditional_mutual_info(x, y, z, *, method="gmm", **kwargs):
@@ -97,5 +62,4 @@ def conditional_mutual_info(x, y, z, *, method="gmm", **kwargs):
     -------
     MIResult
     """
-    check_choice(method, "method", set(_CMI_METHODS))
-    return _load(_CMI_METHODS[method])(x, y, z, **kwargs)
+    return _registry.get(method, "conditional").function("conditional")(x, y, z, **kwargs)

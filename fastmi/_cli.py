@@ -10,6 +10,8 @@ import sys
 import time
 import warnings
 
+from . import _registry
+
 
 def _demo(args):
     import numpy as np
@@ -40,8 +42,6 @@ def _demo(args):
 
 
 # --------------------------------------------------------------------------- estimate / matrix
-_GMM_ONLY = ("mc_samples", "n_components")
-_KNN_METHODS = ("ksg", "ksg2", "mixed")
 _RESERVED = {"rng", "unit", "n_jobs", "y_type", "method", "client", "progress", "executor", "x", "y", "z"}
 
 
@@ -79,12 +79,13 @@ def _estimator_kwargs(args):
     if args.k is not None:
         kw["k"] = args.k
     kw.update(_parse_set(args.set))
-    if args.method != "gmm":
-        bad = [k for k in _GMM_ONLY if k in kw]
-        if bad:
-            raise ValueError(f"--{bad[0].replace('_', '-')} applies to --method gmm only, not {args.method!r}")
-    if "k" in kw and args.method not in _KNN_METHODS:
-        raise ValueError(f"--k applies to the nearest-neighbour methods {list(_KNN_METHODS)}, not {args.method!r}")
+    kind = "categorical" if args.y_type == "categorical" else "mi"
+    accepted = _registry.get(args.method, kind).parameters(kind)
+    for key in ("mc_samples", "n_components", "k"):
+        if key in kw and key not in accepted:
+            users = [m for m in _registry.names(kind) if key in _registry.get(m, kind).parameters(kind)]
+            which = f"--method {users[0]} only" if len(users) == 1 else f"the methods {', '.join(users)}"
+            raise ValueError(f"--{key.replace('_', '-')} applies to {which}, not {args.method!r}")
     return kw
 
 
@@ -277,9 +278,7 @@ def _matrix(args):
 
 
 def _add_estimator_options(p, *, default_method="gmm"):
-    from ._api import _MI_METHODS
-
-    p.add_argument("--method", default=default_method, choices=sorted(_MI_METHODS),
+    p.add_argument("--method", default=default_method, choices=_registry.names(),
                    help="estimator (default gmm: GMM-MI)")
     p.add_argument("--y-type", default="continuous", choices=["continuous", "categorical"],
                    help="categorical: the y/b columns are class labels (methods gmm, ksg)")

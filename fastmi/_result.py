@@ -7,22 +7,63 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._validation import check_unit
+
 _LN2 = math.log(2.0)
+
+
+def unit_scale(unit):
+    """The factor that turns nats into ``unit`` ('nat' or 'bit')."""
+    return 1.0 / _LN2 if unit == "bit" else 1.0
+
+
+#: what ``diagnostics['resampling']['scheme']`` can be
+SCHEMES = {
+    "bootstrap": "rows resampled with replacement and the estimator rerun on each replicate",
+    "subsample": "rows subsampled without replacement, replicates rescaled to the full-sample spread",
+    "none": "no replicates: the result has no error bar (std is NaN)",
+}
+
+
+def resampling_info(scheme, point, n_replicates, **details):
+    """The ``diagnostics['resampling']`` record every result carries: the ``scheme`` that
+    made ``std`` and ``samples`` (a key of :data:`SCHEMES`), what ``mi`` is (``point``), and
+    the number of replicates, plus scheme-specific ``details``."""
+    if scheme not in SCHEMES:
+        raise ValueError(f"unknown resampling scheme {scheme!r}")
+    return {"scheme": scheme, "point": point, "n_replicates": int(n_replicates), **details}
 
 
 @dataclass
 class MIResult:
-    """A mutual-information estimate with its uncertainty.
+    """An estimate (mutual information, or another information quantity) with its uncertainty.
+
+    What the numbers mean depends on the estimator; every result says it in
+    ``diagnostics['resampling']``, a dict with ``scheme`` (how ``std`` and ``samples`` were
+    made), ``point`` (what ``mi`` is) and ``n_replicates``:
+
+    =================  ==========  ==================================  ===============================
+    method             scheme      ``mi`` (``point``)                  ``std``
+    =================  ==========  ==================================  ===============================
+    gmm (and its       bootstrap   mean of the bootstrap replicates    replicates' std (ddof=1),
+    categorical, CMI,              (GMM-MI's paper)                    with the shared MC error in
+    entropy, KL forms)                                                 quadrature
+    ksg, ksg2, mixed,  subsample   the full-sample estimate            std of the replicates rescaled
+    discrete,                                                          to the full-sample spread
+    gaussian                                                           (delete-d jackknife)
+    any, with          none        the full-sample estimate            NaN: no error bar
+    n_bootstrap=0
+    =================  ==========  ==================================  ===============================
 
     Attributes
     ----------
     mi : float
-        The estimate (mean of the bootstrap replicates when there are any).
+        The estimate, in ``unit`` (see the table for what it is).
     std : float
-        Standard deviation (ddof=1) of the replicates, combined in quadrature with any error
-        they share (see ``from_replicates``); NaN without replicates.
+        Its standard error; NaN when there are no replicates.
     samples : ndarray of shape (n_replicates,)
-        The replicates themselves (empty when no bootstrap was run).
+        The replicates: bootstrap values, or subsample values rescaled around ``mi``
+        (empty without replicates).
     unit : {'nat', 'bit'}
         Unit of ``mi``, ``std`` and ``samples``.
     method : str
@@ -31,7 +72,11 @@ class MIResult:
         Number of mixture components (GMM-MI); a dict per class for the
         categorical variant; None for non-mixture estimators.
     diagnostics : dict
-        Estimator-specific details (CV curve, convergence flags, warnings...).
+        ``resampling`` (above), and estimator-specific details (CV curve, convergence
+        flags, neighbour counts...).
+    quantity : {'mi', 'cmi', 'entropy', 'kl'}
+        What ``mi`` holds: I(X; Y), I(X; Y | Z), a differential entropy or a KL
+        divergence (the field keeps its name ``mi`` for every quantity).
     """
 
     mi: float
@@ -41,6 +86,7 @@ class MIResult:
     method: str = "gmm"
     n_components: object = None
     diagnostics: dict = field(default_factory=dict)
+    quantity: str = "mi"
 
     def __post_init__(self):
         self.samples = np.asarray(self.samples, dtype=np.float64).ravel()
@@ -48,15 +94,23 @@ class MIResult:
         self.std = float(self.std)
 
     @classmethod
-    def from_replicates(cls, values, *, point=None, unit="nat", shared_error=0.0, **kwargs):
-        """Build a result from replicates given in nats; ``point`` is used without replicates.
+    def from_replicates(cls, values, *, point=None, unit="nat", shared_error=0.0, description=None, **kwargs):
+        """Build a result from bootstrap replicates given in nats: ``mi`` is their mean, and
+        ``point`` is used without replicates.
 
         ``shared_error`` is an error common to every replicate (such as the Monte-Carlo error
         of integrals over common random numbers): the spread of the replicates cannot show
-        it, so it is added to their standard deviation in quadrature.
+        it, so it is added to their standard deviation in quadrature. ``description`` goes
+        into ``diagnostics['resampling']``.
         """
         values = np.asarray(values, dtype=np.float64).ravel()
-        scale = 1.0 / _LN2 if unit == "bit" else 1.0
+        diagnostics = kwargs.setdefault("diagnostics", {})
+        if values.size:
+            diagnostics["resampling"] = resampling_info("bootstrap", "bootstrap mean", values.size,
+                                                        description=description, shared_error=shared_error)
+        else:
+            diagnostics["resampling"] = resampling_info("none", "full-sample estimate", 0)
+        scale = unit_scale(unit)
         if values.size:
             mi = float(values.mean())
             std = math.hypot(float(values.std(ddof=1)), shared_error) if values.size > 1 else math.nan
@@ -86,13 +140,12 @@ class MIResult:
 
     def to(self, unit):
         """The same result expressed in ``unit`` ('nat' or 'bit')."""
-        if unit not in ("nat", "bit"):
-            raise ValueError(f"unit must be 'nat' or 'bit', got {unit!r}")
+        check_unit(unit)
         if unit == self.unit:
             return self
-        f = _LN2 if self.unit == "bit" else 1.0 / _LN2
+        f = unit_scale(unit) / unit_scale(self.unit)
         return MIResult(self.mi * f, self.std * f, self.samples * f, unit, self.method,
-                        self.n_components, self.diagnostics)
+                        self.n_components, self.diagnostics, self.quantity)
 
     def to_dict(self):
         """A JSON-serialisable dict of the result."""
@@ -101,6 +154,7 @@ class MIResult:
             "std": None if math.isnan(self.std) else self.std,
             "unit": self.unit,
             "method": self.method,
+            "quantity": self.quantity,
             "n_components": _jsonable(self.n_components),
             "samples": self.samples.tolist(),
             "diagnostics": _jsonable(self.diagnostics),
@@ -114,7 +168,9 @@ class MIResult:
         return self.mi
 
     def __repr__(self):
-        return f"MIResult(mi={self.mi:.6g} ± {self.std:.2g} {self.unit}, method={self.method!r})"
+        err = f"± {self.std:.2g}" if not math.isnan(self.std) else "(no error bar)"
+        what = "" if self.quantity == "mi" else f", quantity={self.quantity!r}"
+        return f"MIResult(mi={self.mi:.6g} {err} {self.unit}, method={self.method!r}{what})"
 
 
 def _jsonable(obj):

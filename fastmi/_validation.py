@@ -44,6 +44,19 @@ def check_array(a, name, *, ensure_2d=True, allow_constant=False, min_samples=2)
     return arr
 
 
+def check_continuous(a, name):
+    """float64 C-contiguous (n, d) array; ValueError for degenerate data."""
+    arr = check_array(a, name, allow_constant=True)
+    if (arr == arr[0]).all():
+        raise ValueError(f"all {arr.shape[0]} points of {name} are identical; "
+                         "mutual information with a constant is 0 and nearest-neighbour estimates are undefined")
+    const = np.flatnonzero(arr.max(axis=0) == arr.min(axis=0))
+    if const.size:
+        raise ValueError(f"{name} has constant column(s) {const.tolist()}; drop them "
+                         "(a constant carries no information and breaks the standardisation and the neighbour search)")
+    return arr
+
+
 def check_same_length(**arrays):
     """Raise ``ValueError`` unless every array has the same number of rows."""
     lengths = {k: len(v) for k, v in arrays.items()}
@@ -118,6 +131,12 @@ def check_choice(value, name, choices):
     if value not in choices:
         raise ValueError(f"{name} must be one of {sorted(choices)}, got {value!r}")
     return value
+
+
+def check_unit(unit):
+    """Raise ``ValueError`` unless ``unit`` is 'nat' or 'bit'."""
+    check_choice(unit, "unit", {"nat", "bit"})
+    return unit
 
 
 def check_rng(rng):

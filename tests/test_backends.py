@@ -6,9 +6,10 @@ import pytest
 from numpy.testing import assert_allclose
 
 import fastmi
-from fastmi import _xp_gmm
-from fastmi._backend import get_namespace
-from fastmi._gmm import MCDraws, fit_em, initial_mixture, mc_log_ratio, mi_terms, stack
+from fastmi.gmm import _xp as _xp_gmm
+from fastmi.gmm._backend import get_namespace
+from fastmi.gmm._mixture import fit_em, initial_mixture
+from fastmi.gmm._montecarlo import MCDraws, mc_log_ratio, mi_terms, stack
 
 XP_BACKENDS = ["numpy"] + (["cupy"] if importlib.util.find_spec("cupy") else [])
 

@@ -240,3 +240,15 @@ def test_bench_command(tmp_path):
         assert abs(float(r["estimate"]) - truth) < 0.05
     bad = run("bench", "--distributions", "no_such_distribution", check=False)
     assert bad.returncode == 2 and bad.stderr.count("\n") == 1 and "fastmi: error:" in bad.stderr
+
+
+def test_ci_runs_the_readme_commands_verbatim_and_in_order():
+    import pathlib
+
+    root = pathlib.Path(__file__).resolve().parents[1]
+    readme = (root / "README.md").read_text()
+    block = re.search(r"```bash\n(.*?)```", readme, re.S).group(1).strip().splitlines()
+    assert len(block) == 2 and block[0].startswith("pip install . ") and "pytest tests" in block[1]
+    ci = (root / ".ci" / "run").read_text().splitlines()
+    positions = [ci.index(line) for line in block]  # ValueError if a command is not there verbatim
+    assert positions == sorted(positions)

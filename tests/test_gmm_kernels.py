@@ -3,13 +3,15 @@ import numpy as np
 import pytest
 from numpy.testing import assert_allclose
 
-from fastmi._gmm import (EMSettings, MCDraws, Mixture, bootstrap_categorical, bootstrap_continuous, child_seed, fit_em,
-                         initial_mixture, mc_categorical_mi, mc_log_ratio, mi_terms, pcg_state, resample_indices,
-                         stack, thread_map)
-from fastmi._gmm import _term_arrays
-from fastmi._kernels._bootstrap import _mc_log_ratio_batch
-from fastmi._kernels._em import _em_fit, _mean_log_likelihood
-from fastmi._kernels._linalg import _precision_cholesky
+from fastmi._config import thread_map
+from fastmi._streams import Stream, Streams
+from fastmi.gmm._bootstrap import bootstrap_categorical, bootstrap_continuous, pcg_state, resample_indices
+from fastmi.gmm._kernels._bootstrap import _mc_log_ratio_batch
+from fastmi.gmm._kernels._em import _em_fit, _mean_log_likelihood
+from fastmi.gmm._kernels._linalg import _precision_cholesky
+from fastmi.gmm._mixture import Mixture, fit_em, initial_mixture
+from fastmi.gmm._montecarlo import MCDraws, _term_arrays, mc_categorical_mi, mc_log_ratio, mi_terms, stack
+from fastmi.gmm._select import EMSettings
 
 from _reference import gaussian_mi, mixture_logpdf, mixture_mi_reference, numpy_em
 
@@ -60,7 +62,7 @@ def test_em_matches_numpy_reference(rng, d, K):
 def test_weighted_em_equals_repeated_rows(rng, d):
     # a bootstrap fit sees each distinct row once with its count as a weight: the same EM as
     # on the repeated rows, for the closed-form K = 1 fit and for EM proper
-    from fastmi._kernels._em import _em_fit_t
+    from fastmi.gmm._kernels._em import _em_fit_t
 
     X = _data(rng, 800, d)
     counts = rng.integers(0, 4, size=len(X)).astype(float)
@@ -260,7 +262,7 @@ def test_batched_bootstrap_equals_looped(rng, n_jobs):
     B = 20  # more than one batch of 16
 
     def seed_of(b):
-        return child_seed(root, 2, b)
+        return Streams(root)(Stream.BOOTSTRAP, b)
 
     with thread_map(n_jobs) as pmap:
         out = bootstrap_continuous(X, warm, ([0], [1]), B, seed_of, em, draws, pmap)
@@ -286,7 +288,7 @@ def test_batched_categorical_bootstrap_equals_looped(rng):
     draws = MCDraws(3, 20_000, 1)
 
     def seed_of(b):
-        return child_seed(root, 2, b)
+        return Streams(root)(Stream.BOOTSTRAP, b)
 
     with thread_map(2) as pmap:
         out = bootstrap_categorical(X, codes, warms, 5, seed_of, em, draws, pmap)
@@ -303,7 +305,7 @@ def test_batched_categorical_bootstrap_equals_looped(rng):
 def test_vectorised_exp_and_log_match_libm(rng):
     import numba
 
-    from fastmi._kernels._em import _exp_shifted_sum, _log_positive
+    from fastmi.gmm._kernels._em import _exp_shifted_sum, _log_positive
 
     @numba.njit
     def exp_shifted(v, shift):
@@ -330,7 +332,7 @@ def test_vectorised_exp_and_log_match_libm(rng):
 
 
 def test_init_kernels_match_numpy(rng):
-    from fastmi._kernels._init import (_kmeans_pp_centers, _lloyd, _m_step_from_labels, _m_step_from_resp,
+    from fastmi.gmm._kernels._init import (_kmeans_pp_centers, _lloyd, _m_step_from_labels, _m_step_from_resp,
                                        _nearest_centre)
 
     X = _data(rng, 1500, 3)
@@ -387,7 +389,7 @@ def test_init_kernels_match_numpy(rng):
 
 @pytest.mark.parametrize("seed", [0, 12345, np.random.SeedSequence(9, spawn_key=(2, 7))])
 def test_kernel_pcg64_is_numpys_stream(seed):
-    from fastmi._kernels._random import _pcg64_fill
+    from fastmi.gmm._kernels._random import _pcg64_fill
 
     out = np.empty(100_000, dtype=np.uint64)
     _pcg64_fill(pcg_state(seed), out)
@@ -397,7 +399,7 @@ def test_kernel_pcg64_is_numpys_stream(seed):
 def test_resampling_counts_match_indices_and_are_uniform():
     from scipy.stats import chisquare
 
-    from fastmi._kernels._random import _resample_counts
+    from fastmi.gmm._kernels._random import _resample_counts
 
     n = 20_000
     seed = np.random.SeedSequence(4, spawn_key=(2, 0))

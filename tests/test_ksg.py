@@ -7,14 +7,8 @@ import pytest
 from scipy.special import digamma
 
 import fastmi
-from fastmi._ksg import (
-    categorical_ksg_mutual_info,
-    discrete_mutual_info,
-    gaussian_mutual_info,
-    ksg_conditional_mutual_info,
-    ksg_mutual_info,
-    mixed_mutual_info,
-)
+from fastmi._plugin import discrete_mutual_info, gaussian_mutual_info
+from fastmi.knn import categorical_ksg_mutual_info, ksg_conditional_mutual_info, ksg_mutual_info, mixed_mutual_info
 
 sk_mi = pytest.importorskip("sklearn.feature_selection._mutual_info")
 

@@ -3,7 +3,7 @@ every count must be equal, not close."""
 import numpy as np
 import pytest
 
-from fastmi import _ksg
+from fastmi.knn import _common, _ksg, _mixed
 from fastmi._ksg_cy import KDTree, count_sorted
 
 
@@ -205,7 +205,7 @@ def test_mixed_counts(rng, dims, k, ties):
     x, y = make(rng, n, dims[0], ties), make(rng, n, dims[1], ties)
     if ties:   # a genuinely discrete column
         x[:, 0] = rng.integers(0, 4, n)
-    got = _ksg._mixed_counts(x, y, k, n_threads=2)
+    got = _mixed._mixed_counts(x, y, k, n_threads=2)
     for g, r in zip(got, ref_mixed(x, y, k)):
         np.testing.assert_array_equal(g, r)
 
@@ -219,7 +219,7 @@ def test_ross_counts(rng, d, k, ties):
     codes = rng.choice(4, n, p=[0.5, 0.3, 0.15, 0.05])
     codes[:2] = 3   # every class has at least two members
     codes[2:12] = 2
-    got = _ksg._ross_counts(x, codes, k, n_threads=2)
+    got = _mixed._ross_counts(x, codes, k, n_threads=2)
     for g, r in zip(got, ref_ross(x, codes, k)):
         np.testing.assert_array_equal(g, r)
 
@@ -275,7 +275,7 @@ def test_counts_do_not_depend_on_threads(rng):
     z = np.round(rng.standard_normal((n, 1)), 2)
     for f in (lambda j: _ksg._ksg_counts(x, y, 3, 1, n_threads=j),
               lambda j: _ksg._ksg_counts(x, y, 3, 2, n_threads=j),
-              lambda j: _ksg._mixed_counts(np.round(x, 1), y, 3, n_threads=j),
+              lambda j: _mixed._mixed_counts(np.round(x, 1), y, 3, n_threads=j),
               lambda j: _ksg._cmi_counts(x, y, z, 3, n_threads=j)):
         one, many = f(1), f(4)
         for a, b in zip(one, many):
@@ -302,12 +302,12 @@ def test_estimates_use_the_verified_counts(rng):
         ref = digamma(4) - 1 / 4 + digamma(n) - psi(nx) - psi(ny)
         assert _ksg._ksg_value(z, y, 4, 2, threads)[0] == pytest.approx(ref, abs=1e-12)
         xr = np.round(x, 1)
-        _, kt, nx, ny = _ksg._mixed_counts(xr, y, 3, threads)
+        _, kt, nx, ny = _mixed._mixed_counts(xr, y, 3, threads)
         ref = psi(kt) + np.log(n) - psi(nx) - psi(ny)
-        assert _ksg._mixed_value(xr, y, 3, threads) == pytest.approx(ref, abs=1e-12)
-        _, k_used, m = _ksg._ross_counts(z, codes, 3, threads)
+        assert _mixed._mixed_value(xr, y, 3, threads) == pytest.approx(ref, abs=1e-12)
+        _, k_used, m = _mixed._ross_counts(z, codes, 3, threads)
         ref = digamma(n) + psi(k_used) - psi(np.bincount(codes)[codes]) - psi(m)
-        assert _ksg._ross_value(z, codes, 3, threads)[0] == pytest.approx(ref, abs=1e-12)
+        assert _mixed._ross_value(z, codes, 3, threads)[0] == pytest.approx(ref, abs=1e-12)
         _, nxz, nyz, nz = _ksg._cmi_counts(x, y, z, 3, threads)
         ref = digamma(3) - psi(nxz + 1) - psi(nyz + 1) + psi(nz + 1)
         assert _ksg._cmi_value(x, y, z, 3, threads)[0] == pytest.approx(ref, abs=1e-12)
@@ -317,17 +317,17 @@ def test_estimates_use_the_verified_counts(rng):
 
 
 def test_presort_helper_thread(rng, monkeypatch):
-    n = _ksg._Presort._MIN_ROWS
+    n = _common._Presort._MIN_ROWS
     a, b = rng.standard_normal((n, 1)), rng.standard_normal((n, 2))
     for threads in (1, 2):
-        sort = _ksg._Presort([a, b], threads)
+        sort = _common._Presort([a, b], threads)
         np.testing.assert_array_equal(a[sort.order(0), 0], np.sort(a[:, 0]))
         assert sort.order(1) is None
 
     def broken(*args, **kwargs):
         raise MemoryError("no room to sort")
 
-    monkeypatch.setattr(_ksg.np, "argsort", broken)
-    sort = _ksg._Presort([a], 2)
+    monkeypatch.setattr(_common.np, "argsort", broken)
+    sort = _common._Presort([a], 2)
     with pytest.raises(MemoryError, match="no room"):
         sort.order(0)

@@ -8,8 +8,8 @@ import numpy as np
 import pytest
 
 import fastmi
-from fastmi import _matrix
-from fastmi._matrix import factor_entropy
+from fastmi.interpret import factor_entropy
+from fastmi.matrix import _compute as _matrix
 
 GMM_FAST = dict(n_bootstrap=5, mc_samples=20_000)
 

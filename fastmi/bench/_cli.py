@@ -4,6 +4,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from .. import _registry
+
 DEFAULT_DISTRIBUTIONS = ("gaussian", "gamma_exp", "mixture3", "student_t", "uniform_noise", "gaussian_exp_cube",
                          "categorical")
 DESCRIPTION = ("Benchmark fastmi's estimators on distributions with a known mutual information: "
@@ -13,18 +15,19 @@ DESCRIPTION = ("Benchmark fastmi's estimators on distributions with a known mutu
 
 def add_arguments(parser):
     """Add the ``fastmi bench`` options to an ``argparse`` parser."""
-    parser.add_argument("--estimators", nargs="+", default=["gmm", "ksg"], metavar="METHOD",
-                        choices=["gmm", "ksg", "ksg2", "gaussian", "mixed"],
-                        help="fastmi methods: gmm ksg ksg2 gaussian mixed (default: gmm ksg)")
+    parser.add_argument("--estimators", nargs="+", default=_registry.benchmarked(), metavar="METHOD",
+                        choices=_registry.names(),
+                        help=f"fastmi methods: {' '.join(_registry.names())} (default: %(default)s)")
     parser.add_argument("--distributions", nargs="+", default=list(DEFAULT_DISTRIBUTIONS), metavar="DIST",
                         help="preset names or 'kind:key=value,...' specs, e.g. gaussian:rho=0.9,dx=2 "
                              "(see --list; default: %(default)s)")
     parser.add_argument("--n", nargs="+", type=int, default=[10_000], help="sample size(s) (default 10000)")
     parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="data seeds (default: 0)")
-    parser.add_argument("--n-bootstrap", type=int, default=None, help="GMM-MI bootstrap replicates "
-                                                                      "(default: fastmi's default)")
-    parser.add_argument("--mc-samples", type=int, default=None, help="GMM-MI Monte-Carlo samples")
-    parser.add_argument("--k", type=int, default=None, help="neighbours for ksg/ksg2/mixed (default 3)")
+    parser.add_argument("--n-bootstrap", type=int, default=None, help="replicates for every method's error bar "
+                                                                      "(default: each method's default)")
+    parser.add_argument("--mc-samples", type=int, default=None,
+                        help="Monte-Carlo samples (the methods that integrate, e.g. gmm)")
+    parser.add_argument("--k", type=int, default=None, help="neighbours (the nearest-neighbour methods; default 3)")
     parser.add_argument("--n-jobs", type=int, default=None, help="threads per estimate (default: all cores)")
     parser.add_argument("--out", metavar="TABLE", help="write the full table (.csv, or .md for markdown)")
     parser.add_argument("--plot", metavar="PNG", help="save an error-vs-time figure (needs matplotlib)")
@@ -56,13 +59,11 @@ def run_cli(args):
             print(get_distribution(name).describe())
         return 0
     options = {}
-    gmm = {k: v for k, v in (("n_bootstrap", args.n_bootstrap), ("mc_samples", args.mc_samples)) if v is not None}
-    if gmm:
-        options["gmm"] = gmm
-    if args.k is not None:
-        for m in ("ksg", "ksg2", "mixed"):
-            options[m] = {"k": args.k}
-    options = {m: o for m, o in options.items() if m in args.estimators}
+    given = {k: v for k, v in (("n_bootstrap", args.n_bootstrap), ("mc_samples", args.mc_samples), ("k", args.k))
+             if v is not None}
+    for m in args.estimators:  # each option goes to the methods that take it
+        accepted = _registry.get(m).parameters()
+        options[m] = {k: v for k, v in given.items() if k in accepted}
     ests = _runner.fastmi_estimators(args.estimators, n_jobs=args.n_jobs, options=options)
     dists = [get_distribution(d) for d in args.distributions]
     table = _runner.run(ests, dists, n=args.n, seeds=args.seeds, progress=not args.quiet, as_frame=False)

@@ -9,6 +9,8 @@ import warnings
 
 import numpy as np
 
+from .. import _registry
+from .._result import unit_scale
 from .._validation import check_choice, check_int
 from ._distributions import Distribution, get_distribution
 
@@ -22,10 +24,6 @@ COLUMNS = ("estimator", "distribution", "n", "seed", "true_mi", "estimate", "err
 SUMMARY_COLUMNS = ("estimator", "distribution", "n", "runs", "true_mi", "mean_estimate", "bias", "rmse",
                    "sd_estimate", "mean_reported_std", "median_seconds")
 
-_LN2 = math.log(2.0)
-_FASTMI_METHODS = ("gmm", "ksg", "ksg2", "gaussian", "mixed")
-_CATEGORICAL_OK = ("gmm", "ksg")
-
 
 class Unsupported(Exception):
     """Raised by an estimator for data it does not handle (e.g. 2-D x, categorical y).
@@ -38,13 +36,13 @@ class Unsupported(Exception):
 # ---------------------------------------------------------------------------------------------
 # ready-made estimators
 # ---------------------------------------------------------------------------------------------
-def fastmi_estimators(methods=("gmm", "ksg"), *, rng=0, n_jobs=None, options=None):
+def fastmi_estimators(methods=None, *, rng=0, n_jobs=None, options=None):
     """fastmi's own estimators as callables for :func:`run`.
 
     Parameters
     ----------
-    methods : sequence of str, default=('gmm', 'ksg')
-        Any of 'gmm', 'ksg', 'ksg2', 'gaussian', 'mixed' (see ``fastmi.mutual_info``).
+    methods : sequence of str, optional
+        Any registered methods (``fastmi.list_methods()``); default 'gmm' and 'ksg'.
     rng : None, int, SeedSequence or Generator, default=0
         Passed to every call, so that an estimator's own randomness (initialisations,
         bootstrap, Monte Carlo, jitter) is the same on every data set.
@@ -59,14 +57,17 @@ def fastmi_estimators(methods=("gmm", "ksg"), *, rng=0, n_jobs=None, options=Non
     dict
         ``'fastmi-<method>' -> callable(x, y, *, y_type='continuous') -> MIResult``. The
         callables accept ``y_type`` so that :func:`run` routes categorical data to the
-        categorical variants ('gmm', 'ksg'); the others raise :class:`Unsupported` there.
+        categorical variants (methods with ``categorical_y`` in ``fastmi.list_methods()``);
+        the others raise :class:`Unsupported` there.
     """
+    if methods is None:
+        methods = _registry.benchmarked()
     if isinstance(methods, str):
         methods = (methods,)
     options = dict(options or {})
-    unknown = (set(methods) | set(options)) - set(_FASTMI_METHODS)
+    unknown = (set(methods) | set(options)) - set(_registry.names())
     if unknown:
-        raise ValueError(f"unknown fastmi method(s) {sorted(unknown)}; choose from {list(_FASTMI_METHODS)}")
+        raise ValueError(f"unknown fastmi method(s) {sorted(unknown)}; choose from {_registry.names()}")
     return {f"fastmi-{m}": _make_fastmi(m, rng, n_jobs, dict(options.get(m, {}))) for m in methods}
 
 
@@ -74,7 +75,7 @@ def _make_fastmi(method, rng, n_jobs, kwargs):
     def estimator(x, y, *, y_type="continuous"):
         import fastmi
 
-        if y_type == "categorical" and method not in _CATEGORICAL_OK:
+        if y_type == "categorical" and method not in _registry.names("categorical"):
             raise Unsupported(f"fastmi method {method!r} has no categorical variant")
         return fastmi.mutual_info(x, y, method=method, y_type=y_type, rng=rng, n_jobs=n_jobs, **kwargs)
 
@@ -168,7 +169,7 @@ def _interpret(result):
         if arr.size != 1:
             raise ValueError(f"an estimator returned {arr.size} values where one MI was expected")
         mi, std = float(arr.reshape(())), None
-    scale = _LN2 if unit == "bit" else 1.0
+    scale = 1.0 / unit_scale(unit)
     mi = float(mi) * scale
     std = math.nan if std is None else float(std) * scale
     return mi, std, (None if seconds is None else float(seconds))

@@ -2,7 +2,7 @@
 import hashlib
 from pathlib import Path
 
-from .._config import NUMBA_CACHE
+from ..._config import NUMBA_CACHE
 
 
 def _drop_stale_cache():

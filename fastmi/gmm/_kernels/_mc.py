@@ -1,7 +1,7 @@
 """Monte-Carlo integrals of log-density ratios of a fitted Gaussian mixture.
 
 Randomness comes from Python: standard normals ``z`` held feature-major (D, m), and
-uniforms ``u`` (m,) in ascending order (see ``fastmi._gmm.MCDraws``). A sample's component
+uniforms ``u`` (m,) in ascending order (see ``fastmi.gmm._montecarlo.MCDraws``). A sample's component
 is the smallest c with u < cum_weights[c]; with sorted u, component c owns one contiguous
 run of samples, found by binary search, so x = mean[c] + L[c] z is drawn with constant
 parameters over each run. Every needed log density is evaluated in the same pass over a
@@ -10,7 +10,7 @@ block of samples, so no (samples x components) array larger than a block is buil
 import numba
 import numpy as np
 
-from .._config import NUMBA_CACHE
+from ..._config import NUMBA_CACHE
 from ._em import ARITH, BLOCK, _block_exp_sum, _block_log_prob, _dot, _log_positive, _sum
 
 

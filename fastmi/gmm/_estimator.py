@@ -7,16 +7,20 @@ import warnings
 
 import numpy as np
 
+from .._config import resolve_n_jobs, thread_map
+from .._result import MIResult, _jsonable
+from .._streams import Stream, Streams
+from .._validation import (check_array, check_choice, check_float, check_int, check_labels, check_rng, check_unit,
+                           check_same_length)
+from ..exceptions import ConvergenceWarning
 from ._backend import BACKENDS, get_namespace
-from ._config import resolve_n_jobs
-from ._gmm import (INITS, EMSettings, MCDraws, Mixture, affine_params, bootstrap_categorical, bootstrap_continuous,
-                   child_seed, fit_em, mc_categorical_mi, mc_log_ratio, mi_terms, select_n_components, stack,
-                   thread_map)
-from ._result import MIResult
-from ._validation import (check_array, check_choice, check_float, check_int, check_labels, check_rng,
-                          check_same_length)
-from .exceptions import ConvergenceWarning
+from ._bootstrap import bootstrap_categorical, bootstrap_continuous
+from ._mixture import INITS, Mixture, affine_params, fit_em
+from ._montecarlo import MCDraws, mc_categorical_mi, mc_log_ratio, mi_terms, stack
+from ._select import EMSettings, select_n_components
 
+_BOOTSTRAP = ("rows resampled with replacement, EM refitted warm-started at the selected K, and the "
+              "quantity of each refitted mixture integrated by Monte Carlo over common random numbers")
 MODEL_FORMAT = "fastmi.GMMMI"
 MODEL_VERSION = 1
 
@@ -136,11 +140,10 @@ class GMMMI:
 
     # ------------------------------------------------------------------ parameters
     def get_params(self):
-        """The constructor parameters as a dict."""
-        names = ("n_components", "n_init", "n_folds", "max_components", "tol", "reg_covar", "max_iter",
-                 "threshold_components", "patience", "metric", "n_bootstrap", "mc_samples", "init", "unit",
-                 "y_type", "n_jobs", "backend")
-        return {k: getattr(self, k) for k in names}
+        """The constructor parameters as a dict (``rng`` included)."""
+        import inspect
+
+        return {k: getattr(self, k) for k in inspect.signature(type(self).__init__).parameters if k != "self"}
 
     def _check_params(self):
         if not (self.n_components == "auto" or (isinstance(self.n_components, (int, np.integer))
@@ -160,7 +163,7 @@ class GMMMI:
         check_int(self.n_bootstrap, "n_bootstrap", low=0)
         check_int(self.mc_samples, "mc_samples", low=2)
         check_choice(self.init, "init", set(INITS))
-        check_choice(self.unit, "unit", {"nat", "bit"})
+        check_unit(self.unit)
         check_choice(self.y_type, "y_type", {"continuous", "categorical"})
         check_choice(self.backend, "backend", set(BACKENDS))
         if self.backend == "cupy":
@@ -212,12 +215,12 @@ class GMMMI:
             # towards a singular fit (and MI between linearly dependent x and y is infinite)
             raise ValueError(f"the columns of ({', '.join(self.dims_)}) are linearly dependent (e.g. a duplicated "
                              "or collinear column); drop the redundant column(s)")
-        self._root = np.random.SeedSequence(check_rng(self.rng).integers(0, 2**63, size=4).tolist())
+        self._streams = Streams(np.random.SeedSequence(check_rng(self.rng).integers(0, 2**63, size=4).tolist()))
         self._warnings = []
         with thread_map(n_jobs) as pmap:
             if self.y_type == "categorical":
                 self._codes = codes
-                fits = [self._select(self._data[codes == c], (c,), pmap, name=f"class {label!r}")
+                fits = [self._select(self._data[codes == c], c, pmap, name=f"class {label!r}")
                         for c, label in enumerate(classes.tolist())]
                 self._warm = [f[0] for f in fits]
                 self.cv_ = {str(cl): f[1] for cl, f in zip(classes.tolist(), fits)}
@@ -225,7 +228,7 @@ class GMMMI:
                 self.n_components_ = {cl: w.n_components for cl, w in zip(classes.tolist(), self._warm)}
                 self.class_prior_ = counts / counts.sum()
             else:
-                self._warm, self.cv_ = self._select(self._data, (), pmap, name="data")
+                self._warm, self.cv_ = self._select(self._data, 0, pmap, name="data")
                 self._final = self._refit(self._data, self._warm)
                 self.n_components_ = self._warm.n_components
         self._set_public_params()
@@ -233,7 +236,7 @@ class GMMMI:
         self.bootstrap_params_ = None
         return self
 
-    def _select(self, X, key, pmap, name):
+    def _select(self, X, part, pmap, name):
         """Run the component search on X (standardised); returns (warm start, record)."""
         n, d = X.shape
         n_train = n - math.ceil(n / self.n_folds) if self.metric == "cv" else n
@@ -253,7 +256,7 @@ class GMMMI:
         K, warm, record = select_n_components(
             X, candidates=candidates, n_init=self.n_init, n_folds=self.n_folds, init=self.init, em=self._em(),
             threshold=self.threshold_components, patience=self.patience, metric=self.metric,
-            root=self._root, key=key, pmap=pmap)
+            streams=self._streams, part=part, pmap=pmap)
         if K is None:
             raise ValueError(f"every EM fit on {name} failed (singular covariances); the data may be degenerate")
         record["selected"] = K
@@ -308,12 +311,12 @@ class GMMMI:
         edges = np.cumsum([0] + dims)
         return [list(range(edges[i], edges[i + 1])) for i in range(len(dims))]
 
-    def _draws(self, key):
-        return MCDraws(child_seed(self._root, key), self.mc_samples, len(self.loc_))
+    def _draws(self, stream, *index):
+        return MCDraws(self._streams(stream, *index), self.mc_samples, len(self.loc_))
 
     def _point_estimate(self):
         """MI (or CMI) in nats of the full-data fit, and its MC standard error."""
-        draws = self._draws(3)
+        draws = self._draws(Stream.MC_DRAWS)
         if self.y_type == "categorical":
             comp_class = np.concatenate([np.full(m.n_components, c) for c, m in enumerate(self._final)])
             w = np.concatenate([m.weights for m in self._final])[None]
@@ -328,9 +331,9 @@ class GMMMI:
         categorical = self.y_type == "categorical"
         data = (self._data, self._codes, self._warm) if categorical else (self._data, self._warm, self._groups())
         if self.backend in ("numpy", "cupy"):
-            from . import _xp_gmm
+            from . import _xp
 
-            fn = _xp_gmm.bootstrap_categorical if categorical else _xp_gmm.bootstrap_continuous
+            fn = _xp.bootstrap_categorical if categorical else _xp.bootstrap_continuous
             return fn(get_namespace(self.backend), *data, B, seed_of, self._em(), draws)
         fn = bootstrap_categorical if categorical else bootstrap_continuous
         with thread_map(n_jobs) as pmap:
@@ -364,9 +367,9 @@ class GMMMI:
             return self._result([], value, diag)
 
         def seed_of(b):
-            return child_seed(self._root, 2, b)
+            return self._streams(Stream.BOOTSTRAP, b)
 
-        out = self._run_bootstrap(B, seed_of, self._draws(3), n_jobs)
+        out = self._run_bootstrap(B, seed_of, self._draws(Stream.MC_DRAWS), n_jobs)
         failed = int(B - out.ok.sum())
         diag["bootstrap"] = {
             "n_iter": out.n_iter.tolist(),
@@ -393,9 +396,11 @@ class GMMMI:
         return self._result(values, None, diag, shared)
 
     def _result(self, values, point, diag, shared_error=0.0):
-        method = "gmm-cmi" if "z" in self.dims_ else ("gmm-categorical" if self.y_type == "categorical" else "gmm")
+        cmi = "z" in self.dims_
+        method = "gmm-cmi" if cmi else ("gmm-categorical" if self.y_type == "categorical" else "gmm")
         return MIResult.from_replicates(values, point=point, unit=self.unit, method=method, shared_error=shared_error,
-                                        n_components=self.n_components_, diagnostics=diag)
+                                        n_components=self.n_components_, diagnostics=diag,
+                                        quantity="cmi" if cmi else "mi", description=_BOOTSTRAP)
 
     def fit_estimate(self, x, y, z=None):
         """``fit(x, y, z)`` then ``estimate()``."""
@@ -410,11 +415,12 @@ class GMMMI:
         W, M, C = self.bootstrap_params_ if getattr(self, "bootstrap_params_", None) else stack([self._final])
         return (W, *affine_params(M, C, self.loc_, self.scale_))
 
-    def _mc_over_models(self, terms, key):
-        values, stderr = mc_log_ratio(*self._models_in_units(), terms, self._draws(key))
+    def _mc_over_models(self, terms, quantity, *stream):
+        values, stderr = mc_log_ratio(*self._models_in_units(), terms, self._draws(*stream))
         if len(values) == 1:
-            return MIResult.from_replicates([], point=values[0], unit=self.unit, method="gmm")
-        return MIResult.from_replicates(values, unit=self.unit, method="gmm", shared_error=float(np.mean(stderr)))
+            return MIResult.from_replicates([], point=values[0], unit=self.unit, method="gmm", quantity=quantity)
+        return MIResult.from_replicates(values, unit=self.unit, method="gmm", shared_error=float(np.mean(stderr)),
+                                        quantity=quantity, description=_BOOTSTRAP)
 
     def entropy(self):
         """Differential entropies of the fitted marginals, in the input's units.
@@ -425,16 +431,29 @@ class GMMMI:
         Returns
         -------
         dict
-            ``{'x': MIResult, 'y': MIResult}`` (and 'z' when conditioning), ``mi`` holding H.
+            ``{'x': MIResult, 'y': MIResult}`` (and 'z' when conditioning): ``mi`` holds the
+            entropy H and ``quantity`` is 'entropy'.
         """
         groups = dict(zip(self.dims_, self._groups()))
-        return {name: self._mc_over_models([(-1.0, g, g)], 10 + i) for i, (name, g) in enumerate(groups.items())}
+        return {name: self._mc_over_models([(-1.0, g, g)], "entropy", Stream.ENTROPY_DRAWS, i)
+                for i, (name, g) in enumerate(groups.items())}
 
     def kl_divergence(self, direction="forward"):
         """KL divergence between the fitted marginals of x and y (requires dx == dy).
 
-        ``direction='forward'`` gives KL(p_x || p_y), 'reverse' gives KL(p_y || p_x), both
-        evaluated in the input's units.
+        Uses the bootstrap fits of the last ``estimate()`` when there are any (giving a std),
+        otherwise the full-data fit.
+
+        Parameters
+        ----------
+        direction : {'forward', 'reverse'}, default='forward'
+            'forward' gives KL(p_x || p_y), 'reverse' gives KL(p_y || p_x), both evaluated
+            in the input's units.
+
+        Returns
+        -------
+        MIResult
+            ``mi`` holds the divergence and ``quantity`` is 'kl'.
         """
         check_choice(direction, "direction", {"forward", "reverse"})
         self._check_fitted()
@@ -442,7 +461,7 @@ class GMMMI:
         if len(gx) != len(gy):
             raise ValueError(f"KL between marginals needs x and y of equal dimension, got {len(gx)} and {len(gy)}")
         p, q = (gx, gy) if direction == "forward" else (gy, gx)
-        return self._mc_over_models([(1.0, p, p), (-1.0, p, q)], 20 if direction == "forward" else 21)
+        return self._mc_over_models([(1.0, p, p), (-1.0, p, q)], "kl", Stream.KL_DRAWS, direction == "reverse")
 
     # ------------------------------------------------------------------ persistence
     def save(self, path):
@@ -453,11 +472,11 @@ class GMMMI:
         or be refitted to data warm-started from the saved parameters.
         """
         self._check_fitted()
-        header = {"format": MODEL_FORMAT, "version": MODEL_VERSION, "params": self.get_params(),
-                  "dims": self.dims_, "cv": self.cv_, "seed_entropy": [int(e) for e in np.atleast_1d(self._root.entropy)],
+        params = {k: v for k, v in self.get_params().items() if k != "rng"}  # the seed is stored as entropy
+        entropy = [int(e) for e in np.atleast_1d(self._streams.root.entropy)]
+        header = {"format": MODEL_FORMAT, "version": MODEL_VERSION, "params": params,
+                  "dims": self.dims_, "cv": self.cv_, "seed_entropy": entropy,
                   "classes": None if self.y_type != "categorical" else self.classes_.tolist()}
-        from ._result import _jsonable
-
         arrays = {"header": np.array(json.dumps(_jsonable(header))), "loc": self.loc_, "scale": self.scale_}
         models = [("final", self._final), ("warm", self._warm)]
         for name, mixes in models:
@@ -472,7 +491,20 @@ class GMMMI:
 
     @classmethod
     def load(cls, path):
-        """Load a model written by ``save``."""
+        """Load a model written by ``save``.
+
+        Parameters
+        ----------
+        path : str or path-like
+            An .npz file written by :meth:`save`. It is read without pickle, so loading
+            executes nothing from the file.
+
+        Returns
+        -------
+        GMMMI
+            The fitted model, without its data: ``estimate()`` needs ``n_bootstrap=0``
+            (or a new ``fit``).
+        """
         with np.load(path, allow_pickle=False) as f:
             arrays = {k: f[k] for k in f.files}
         try:
@@ -489,7 +521,7 @@ class GMMMI:
         est.dims_ = header["dims"]
         est.cv_ = header["cv"]
         est.loc_, est.scale_ = arrays["loc"], arrays["scale"]
-        est._root = np.random.SeedSequence(header["seed_entropy"])
+        est._streams = Streams(np.random.SeedSequence(header["seed_entropy"]))
         est._warnings = []
 
         def mixes(name):
@@ -513,7 +545,18 @@ class GMMMI:
 
 
 def load_model(path):
-    """Load a fitted ``GMMMI`` saved with ``GMMMI.save``."""
+    """Load a fitted ``GMMMI`` saved with ``GMMMI.save``.
+
+    Parameters
+    ----------
+    path : str or path-like
+        The .npz file.
+
+    Returns
+    -------
+    GMMMI
+        See :meth:`GMMMI.load`.
+    """
     return GMMMI.load(path)
 
 
@@ -527,3 +570,23 @@ def gmm_conditional_mutual_info(x, y, z, **kwargs):
     if kwargs.get("y_type", "continuous") != "continuous":
         raise ValueError("conditional GMM-MI needs continuous x, y and z")
     return GMMMI(**kwargs).fit_estimate(x, y, z)
+
+
+def gmm_categorical_mutual_info(x, labels, **kwargs):
+    """I(X; C) for continuous x and category labels: one mixture per class, empirical prior."""
+    return GMMMI(y_type="categorical", **kwargs).fit_estimate(x, labels)
+
+
+def _signature_of_gmmmi(*data):
+    """The signature of a functional form: the data, then GMMMI's parameters (keyword-only)."""
+    import inspect
+
+    params = [inspect.Parameter(d, inspect.Parameter.POSITIONAL_OR_KEYWORD) for d in data]
+    params += [p.replace(kind=inspect.Parameter.KEYWORD_ONLY)
+               for p in inspect.signature(GMMMI.__init__).parameters.values() if p.name != "self"]
+    return inspect.Signature(params)
+
+
+gmm_mutual_info.__signature__ = _signature_of_gmmmi("x", "y")
+gmm_categorical_mutual_info.__signature__ = _signature_of_gmmmi("x", "labels")
+gmm_conditional_mutual_info.__signature__ = _signature_of_gmmmi("x", "y", "z")

@@ -8,6 +8,11 @@ then M-step, then the tolerance test), so both agree to rounding.
 """
 import math
 
+import numpy as np
+
+from ._bootstrap import BootstrapOutput, _resample_indices
+from ._montecarlo import control_variate_estimate, mi_terms
+
 LOG_2PI = math.log(2.0 * math.pi)
 
 
@@ -152,22 +157,8 @@ def gaussian_term_expectation(xp, mean, cov, terms):
     return out
 
 
-def control_variate_estimate(xp, sums, expected, m):
-    """Estimate and standard error of E[f] from sums [f, f^2, g, g^2, f g] over m draws, with
-    the control variate g of known expectation ``expected`` and the optimal coefficient."""
-    mf, mg = sums[:, 0] / m, sums[:, 2] / m
-    var_f = sums[:, 1] / m - mf * mf
-    var_g = sums[:, 3] / m - mg * mg
-    cov_fg = sums[:, 4] / m - mf * mg
-    usable = var_g > 1e-12 * xp.maximum(var_f, 1e-300)
-    beta = xp.where(usable, cov_fg / xp.where(usable, var_g, 1.0), 0.0)
-    est = mf - beta * (mg - expected)
-    resid = xp.maximum(var_f - beta * cov_fg, 0.0)
-    return est, xp.sqrt(resid / m)
-
-
 def mc_log_ratio(xp, weights, means, covariances, terms, draws, chunk=1 << 14):
-    """Batched MC of sum_t coef_t log p_t(x[eval_cols]) (see ``fastmi._gmm.mc_log_ratio``)."""
+    """Batched MC of sum_t coef_t log p_t(x[eval_cols]) (see ``fastmi.gmm._montecarlo.mc_log_ratio``)."""
     g_mean, g_cov = moment_match(xp, weights, means, covariances)
     expected = gaussian_term_expectation(xp, g_mean, g_cov, terms)
     B = weights.shape[0]
@@ -193,7 +184,7 @@ def mc_log_ratio(xp, weights, means, covariances, terms, draws, chunk=1 << 14):
 
 
 def mc_categorical_mi(xp, weights_within, prior, means, covariances, comp_class, draws, chunk=1 << 14):
-    """Batched MC of I(X; C) for stacked class-conditional mixtures (see ``fastmi._gmm``)."""
+    """Batched MC of I(X; C) for stacked class-conditional mixtures (see ``fastmi.gmm._montecarlo``)."""
     comp_class = xp.asarray(comp_class)
     w_joint = prior[:, comp_class] * weights_within
     w_joint = w_joint / xp.sum(w_joint, axis=1, keepdims=True)
@@ -239,12 +230,8 @@ def lockstep_batch(xp, n, d, K, most=64):
 
 
 def bootstrap_continuous(xp, X, warm, groups, n_boot, seed_of, em, draws, batch=None):
-    """``fastmi._gmm.bootstrap_continuous`` on the array namespace ``xp``; ``batch``
+    """``fastmi.gmm._bootstrap.bootstrap_continuous`` on the array namespace ``xp``; ``batch``
     replicates at a time (default: ``lockstep_batch``)."""
-    import numpy as np
-
-    from ._gmm import BootstrapOutput, _resample_indices, mi_terms
-
     n = X.shape[0]
     terms = mi_terms(groups)
     batch = batch or lockstep_batch(xp, n, X.shape[1], warm.n_components)
@@ -265,12 +252,8 @@ def bootstrap_continuous(xp, X, warm, groups, n_boot, seed_of, em, draws, batch=
 
 
 def bootstrap_categorical(xp, X, codes, warms, n_boot, seed_of, em, draws, batch=None):
-    """``fastmi._gmm.bootstrap_categorical`` on the array namespace ``xp``; ``batch``
+    """``fastmi.gmm._bootstrap.bootstrap_categorical`` on the array namespace ``xp``; ``batch``
     replicates at a time (default: ``lockstep_batch`` for the largest class mixture)."""
-    import numpy as np
-
-    from ._gmm import BootstrapOutput, _resample_indices
-
     n, d = X.shape
     n_classes = len(warms)
     comp_class = np.concatenate([np.full(w.n_components, c, dtype=np.int64) for c, w in enumerate(warms)])

@@ -26,7 +26,3 @@ def get_namespace(backend):
         return cupy
     raise ValueError(f"no array namespace for backend {backend!r}")
 
-
-def to_numpy(xp, a):
-    """Copy ``a`` to host memory as a NumPy array."""
-    return a.get() if xp is not np else np.asarray(a)

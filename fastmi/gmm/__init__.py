@@ -1,0 +1,11 @@
+"""GMM-MI (Piras et al. 2023): Gaussian mixtures fitted by EM, K chosen by cross-validation,
+the fit bootstrapped, and the MI of every fit integrated by Monte Carlo.
+
+Modules: ``_estimator`` (the public :class:`GMMMI`), ``_mixture`` (parameters, EM fits,
+initialisations), ``_select`` (choosing K), ``_bootstrap`` (the bootstrap loop),
+``_montecarlo`` (MC integrals with a control variate), ``_xp`` (the same loop on an array
+namespace, for CuPy), ``_backend`` and ``_kernels`` (Numba).
+"""
+from ._estimator import GMMMI, gmm_categorical_mutual_info, gmm_conditional_mutual_info, gmm_mutual_info, load_model
+
+__all__ = ["GMMMI", "gmm_categorical_mutual_info", "gmm_conditional_mutual_info", "gmm_mutual_info", "load_model"]

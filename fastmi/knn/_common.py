@@ -1,0 +1,146 @@
+"""What the nearest-neighbour estimators share: input preparation (standardising, seeded
+jitter), the neighbour counts of the Cython kernels, and the digamma averages.
+
+All distances are max-norm (Chebyshev) distances. The kernels are deterministic and give
+identical results for any ``n_jobs``; randomness (jitter, subsamples) is drawn here from ``rng``.
+"""
+from __future__ import annotations
+
+import threading
+import warnings
+
+import numpy as np
+from scipy.special import digamma
+
+from .. import _ksg_cy
+from .._subsample import check_common
+from .._validation import check_continuous, check_float, check_int, check_rng, check_same_length
+
+_LEAFSIZE = 8
+_COUNT_LEAFSIZE = 16
+_DEFAULT_JITTER = 1e-10
+
+
+def _check_k(k, n):
+    k = check_int(k, "k", low=1)
+    if k >= n:
+        raise ValueError(f"k={k} must be smaller than the number of samples n={n}")
+    return k
+
+
+def _jitter_amplitude(jitter):
+    if jitter is None:
+        return 0.0
+    if isinstance(jitter, (bool, np.bool_)):
+        return _DEFAULT_JITTER if jitter else 0.0
+    return check_float(jitter, "jitter", low=0.0)
+
+
+def _prepare(arrays, names, standardize, amplitude, rng):
+    """Standardise each column (mean 0, std 1) and add the seeded jitter."""
+    out = []
+    for a, name in zip(arrays, names):
+        if standardize:
+            with np.errstate(over="ignore", invalid="ignore"):
+                mean, std = a.mean(axis=0), a.std(axis=0, ddof=1)
+                a = (a - mean) / std
+            if not (np.isfinite(mean).all() and np.isfinite(std).all() and np.isfinite(a).all()):
+                raise ValueError(f"{name} overflows when standardised (values near the float64 limit); rescale it")
+        if amplitude > 0.0:
+            scale = amplitude * np.maximum(1.0, np.abs(a).mean(axis=0))
+            a = a + scale * rng.standard_normal(a.shape)
+        out.append(np.ascontiguousarray(a, dtype=np.float64))
+    return out
+
+
+def _mean_digamma(counts):
+    """Mean of digamma(counts) over positive integer counts (exact per value,
+    summed in a fixed order, so independent of threads)."""
+    b = np.bincount(counts)
+    v = np.flatnonzero(b)
+    return float(np.dot(b[v], digamma(v.astype(np.float64)))) / counts.size
+
+
+class _Presort:
+    """Sort orders of the one-dimensional arrays among ``arrays``, computed in
+    a helper thread while the caller runs the neighbour search (NumPy's sort
+    releases the GIL), when ``n_threads > 1`` and the arrays are large;
+    otherwise computed on demand. ``order(i)`` returns the order of
+    ``arrays[i]`` (None unless it has one column)."""
+
+    _MIN_ROWS = 1 << 16
+
+    def __init__(self, arrays, n_threads):
+        self._arrays = arrays
+        self._orders = [None] * len(arrays)
+        self._error = None
+        self._thread = None
+        if n_threads > 1 and arrays[0].shape[0] >= self._MIN_ROWS:
+            self._thread = threading.Thread(target=self._run, daemon=True)
+            self._thread.start()
+
+    def _run(self):
+        try:
+            for i, a in enumerate(self._arrays):
+                if a.shape[1] == 1:
+                    self._orders[i] = np.argsort(a[:, 0])
+        except BaseException as exc:  # re-raised in the caller's thread
+            self._error = exc
+
+    def order(self, i):
+        if self._thread is not None:
+            self._thread.join()
+            self._thread = None
+            if self._error is not None:
+                raise self._error
+        if self._orders[i] is None and self._arrays[i].shape[1] == 1:
+            self._orders[i] = np.argsort(self._arrays[i][:, 0])
+        return self._orders[i]
+
+
+def _count_within(a, radius, n_threads, by_row=True, order=None):
+    """Points j with max-norm ``|a_j - a_i| <= radius[i]``, the point itself
+    included (radius >= 0). Sort + binary search in 1-D (``order`` may give
+    the sort order), kd-tree above. With ``by_row=False`` the counts come in
+    an arbitrary fixed order, which is all that the estimators' averages
+    need."""
+    if a.shape[1] == 1:
+        col = a[:, 0]
+        if order is None:
+            order = np.argsort(col)
+        return _ksg_cy.count_sorted(np.ascontiguousarray(col[order]), order, radius, n_threads, by_row)
+    return _ksg_cy.KDTree(a, _COUNT_LEAFSIZE, n_threads).count(radius, n_threads, by_row)
+
+
+def _strict(eps):
+    """Radius for 'strictly closer than eps': the largest double below eps.
+    For eps == 0 (tied points) this is 0, so the tied points are counted --
+    the same convention as scikit-learn's ``np.nextafter(eps, 0)``."""
+    return np.nextafter(eps, 0.0)
+
+
+def _warn_ties(tied, n, what):
+    if tied:
+        warnings.warn(f"{tied} of {n} points have a zero k-th neighbour distance (tied points); {what} "
+                      "assumes continuous data. Use jitter=True to break ties, or method='mixed' for data with "
+                      "discrete components.", RuntimeWarning, stacklevel=3)
+
+
+def setup(arrays, names, *, k, standardize, jitter, n_bootstrap, subsample, rng, n_jobs, unit, k_limit=True):
+    """Validate and prepare the inputs of a nearest-neighbour estimator.
+
+    Returns ``(arrays, ctx)``: the standardised, jittered float64 arrays, and a dict with
+    ``n``, ``k``, ``n_threads``, ``n_bootstrap``, ``m`` (subsample size), ``amplitude``
+    (jitter) and ``rng`` (the Generator). ``k_limit=False`` leaves the check of k to the
+    caller (the Ross estimator bounds it by the class sizes).
+    """
+    arrays = [check_continuous(a, name) for a, name in zip(arrays, names)]
+    check_same_length(**dict(zip(names, arrays)))
+    n = arrays[0].shape[0]
+    k = _check_k(k, n) if k_limit else check_int(k, "k", low=1)
+    n_threads, n_bootstrap, m, why = check_common(unit, n_jobs, n_bootstrap, subsample, n, k + 1, "it must exceed k")
+    amplitude = _jitter_amplitude(jitter)
+    gen = check_rng(rng)
+    arrays = _prepare(arrays, names, standardize, amplitude, gen)
+    return arrays, {"n": n, "k": k, "n_threads": n_threads, "n_bootstrap": n_bootstrap, "m": m, "why": why,
+                    "amplitude": amplitude, "rng": gen}
