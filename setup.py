@@ -1,7 +1,7 @@
 """Build the Cython kernels in csrc/ as fastmi.<name>.
 
 Environment switches:
-  FASTMI_BOUNDSCHECK=1   compile with Cython bounds and wraparound checks (used once in CI).
+  FASTMI_BOUNDSCHECK=1   compile with Cython bounds and wraparound checks (for debugging the kernels).
   FASTMI_NO_OPENMP=1     force a serial build.
 """
 import glob

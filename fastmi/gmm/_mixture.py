@@ -27,10 +27,6 @@ class Mixture:
     def n_components(self):
         return self.weights.shape[0]
 
-    @property
-    def n_features(self):
-        return self.means.shape[1]
-
     def copy(self):
         return Mixture(self.weights.copy(), self.means.copy(), self.covariances.copy())
 
