@@ -4,9 +4,12 @@
 Everything here assumes clean input: C-contiguous float64 arrays without NaN
 or inf, ``1 <= k < n``, validated once by the caller in ``fastmi._ksg``.
 Distances are max-norm (Chebyshev) distances, computed for a pair of points
-exactly as ``max_d fabs(a[d] - b[d])``, and every pruning test is monotone
-in those same floating-point operations, so every count and radius equals
-the brute-force O(n^2) answer bit for bit.
+exactly as ``max_d fabs(a[d] - b[d])``, or, for a tree built with
+``metric='euclidean'``, Euclidean distances ``sqrt(sum_d (a[d] - b[d])**2)``
+(summed in column order, searched on the squared sums, square root taken
+once per result). Every pruning test is monotone in those same
+floating-point operations, so every count and radius equals the brute-force
+O(n^2) answer bit for bit.
 
 Parallel loops run over query points (``prange``); each iteration writes only
 its own output slots and uses its own (cache-line padded) scratch row,
@@ -49,7 +52,8 @@ cdef inline intp _padded(intp k) noexcept nogil:
 
 @cython.final
 cdef class KDTree:
-    """A kd-tree over the rows of ``X`` for max-norm queries by its own points.
+    """A kd-tree over the rows of ``X`` for k-NN queries, by its own points
+    (:meth:`knn`) or by other points (:meth:`query`), and max-norm counts.
 
     The tree is implicit and balanced: node ``i`` has children ``2i+1`` and
     ``2i+2``; every split is at the median position of the node's range, on
@@ -63,6 +67,7 @@ cdef class KDTree:
     by box distance), and the climb stops as soon as the query ball lies
     strictly inside the box of the subtree searched so far -- kd cells have
     disjoint interiors, so no point outside can then be inside the ball.
+    Queries by other points (:meth:`query`) search from the root down.
 
     Parameters
     ----------
@@ -72,9 +77,14 @@ cdef class KDTree:
         Maximum number of points in a leaf (>= 2).
     n_threads : int, default=1
         Threads used for the build.
+    metric : {'max', 'euclidean'}, default='max'
+        Distance of the k-NN queries. :meth:`count` and the extents of
+        :meth:`knn` are max-norm only.
     """
 
     cdef readonly intp n, dim, levels, leafsize, n_nodes, first_leaf
+    # Euclidean metric: searches compare squared distances
+    cdef readonly bint euclidean
     cdef double[:, ::1] data
     cdef intp[::1] perm
     cdef intp[::1] start
@@ -86,7 +96,7 @@ cdef class KDTree:
     cdef double[:, ::1] bd
     cdef intp[:, ::1] bi
 
-    def __init__(self, const double[:, ::1] X, intp leafsize=8, int n_threads=1):
+    def __init__(self, const double[:, ::1] X, intp leafsize=8, int n_threads=1, metric="max"):
         cdef intp n = X.shape[0], dim = X.shape[1], levels = 0, top = 0, level, node, a, b
         cdef int nt
         if n < 1 or dim < 1:
@@ -95,6 +105,9 @@ cdef class KDTree:
             raise ValueError("leafsize must be >= 2")
         if n_threads < 1:
             raise ValueError("n_threads must be >= 1")
+        if metric not in ("max", "euclidean"):
+            raise ValueError(f"metric must be 'max' or 'euclidean', got {metric!r}")
+        self.euclidean = metric == "euclidean"
         while (n + (ONE << levels) - 1) >> levels > leafsize:
             levels += 1
         self.n, self.dim, self.levels, self.leafsize = n, dim, levels, leafsize
@@ -121,6 +134,11 @@ cdef class KDTree:
             b = (ONE << (top + 1)) - 1
             for node in prange(a, b, num_threads=nt, schedule="dynamic", chunksize=1):
                 self._build_subtree(node, top)
+
+    @property
+    def metric(self):
+        """'max' or 'euclidean'."""
+        return "euclidean" if self.euclidean else "max"
 
     @property
     def indices(self):
@@ -258,38 +276,66 @@ cdef class KDTree:
         return 0
 
     # ---------------------------------------------------------- geometry
-    cdef inline double _min_dist(self, intp node, intp t) except -1 nogil:
-        """Lower bound of the distance from point t to any point of node:
-        fl(p - q) >= fl(lo - q) for every coordinate p >= lo."""
+    # A query point is a pointer q to its coordinates (a row of the tree's
+    # own data, or of the caller's query array). "Distances" in the search
+    # are max-norm distances, or squared Euclidean distances.
+    cdef inline double _min_dist(self, intp node, const double* q) except -1 nogil:
+        """Lower bound of the distance from q to any point of node: for every
+        coordinate p >= lo, fl(p - q) >= fl(lo - q), and squares and sums of
+        nonnegative terms (added in the same order) are monotone too."""
         cdef intp d
-        cdef double r = 0.0, a, b, q
+        cdef double r = 0.0, a, b
+        if self.euclidean:
+            for d in range(self.dim):
+                a = self.lo[node, d] - q[d]
+                b = q[d] - self.hi[node, d]
+                a = a if a > b else b
+                a = a if a > 0.0 else 0.0
+                r += a * a
+            return r
         for d in range(self.dim):
-            q = self.data[t, d]
-            a = self.lo[node, d] - q
-            b = q - self.hi[node, d]
+            a = self.lo[node, d] - q[d]
+            b = q[d] - self.hi[node, d]
             a = a if a > b else b
             r = a if a > r else r
         return r
 
-    cdef inline int _ball_inside(self, intp node, intp t, double r) except -1 nogil:
-        """True when every point at distance <= r from point t lies strictly
+    cdef inline int _ball_inside(self, intp node, const double* q, double r) except -1 nogil:
+        """True when every point at distance <= r from q lies strictly
         inside node's box, so that it belongs to node's subtree. A point p
-        with p >= hi has fl(p - q) >= fl(hi - q) > r, hence is outside."""
+        with p >= hi has fl(p - q) >= fl(hi - q) > r (max-norm), or a squared
+        Euclidean distance >= fl((hi - q)**2) > r, hence is outside."""
         cdef intp d
-        cdef double q
+        cdef double a, b
+        if self.euclidean:
+            for d in range(self.dim):
+                a = q[d] - self.lo[node, d]
+                b = self.hi[node, d] - q[d]
+                if not (a > 0.0 and b > 0.0 and a * a > r and b * b > r):
+                    return False
+            return True
         for d in range(self.dim):
-            q = self.data[t, d]
-            if not (q - self.lo[node, d] > r and self.hi[node, d] - q > r):
+            if not (q[d] - self.lo[node, d] > r and self.hi[node, d] - q[d] > r):
                 return False
         return True
 
-    cdef inline double _dist(self, intp t, intp j) except -1 nogil:
-        """Max-norm distance between points t and j (branch-free)."""
+    cdef inline double _dist(self, const double* q, intp j) except -1 nogil:
+        """Max-norm distance between q and point j (branch-free)."""
         cdef intp d
         cdef double r = 0.0, v
         for d in range(self.dim):
-            v = fabs(self.data[t, d] - self.data[j, d])
+            v = fabs(q[d] - self.data[j, d])
             r = v if v > r else r
+        return r
+
+    cdef inline double _dist2(self, const double* q, intp j) except -1 nogil:
+        """Squared Euclidean distance between q and point j, summed in column
+        order (as ``scipy.spatial.distance.cdist`` sums it)."""
+        cdef intp d
+        cdef double r = 0.0, v
+        for d in range(self.dim):
+            v = q[d] - self.data[j, d]
+            r += v * v
         return r
 
     # ----------------------------------------------------------- k-NN
@@ -331,21 +377,32 @@ cdef class KDTree:
             return bound > self.bd[tid, k - 1]
         return bound >= self.bd[tid, k - 1]
 
-    cdef int _scan_knn(self, intp node, intp t, intp k, intp tid, intp* filled,
-                        bint tiebreak) except -1 nogil:
+    cdef int _scan_knn(self, intp node, const double* q, intp skip, intp k, intp tid,
+                        intp* filled, bint tiebreak) except -1 nogil:
+        """Offer the points of leaf node, except tree row skip, to the list."""
         cdef intp j
         cdef double worst, dist
+        # one loop per metric: the max-norm loop is the KSG hot path
+        if self.euclidean:
+            for j in range(self.start[node], self.end[node]):
+                if j == skip:
+                    continue
+                worst = self.bd[tid, k - 1] if filled[0] == k else INFINITY
+                dist = self._dist2(q, j)
+                if dist <= worst:
+                    self._offer(tid, k, filled, dist, j, tiebreak)
+            return 0
         for j in range(self.start[node], self.end[node]):
-            if j == t:
+            if j == skip:
                 continue
             worst = self.bd[tid, k - 1] if filled[0] == k else INFINITY
-            dist = self._dist(t, j)
+            dist = self._dist(q, j)
             if dist <= worst:
                 self._offer(tid, k, filled, dist, j, tiebreak)
         return 0
 
-    cdef int _search_knn(self, intp root, intp t, intp k, intp tid, intp* filled,
-                          bint tiebreak) except -1 nogil:
+    cdef int _search_knn(self, intp root, const double* q, intp skip, intp k, intp tid,
+                          intp* filled, bint tiebreak) except -1 nogil:
         """Depth-first k-NN search of the subtree at root, nearer child first."""
         # local stacks: no aliasing with the memoryviews' fields, so the
         # compiler keeps their base pointers in registers. Depth <= 2/level.
@@ -353,7 +410,7 @@ cdef class KDTree:
         cdef double stkd[STACK_SIZE]
         cdef intp sp = 0, node, c1, c2
         cdef double d1, d2
-        d1 = self._min_dist(root, t)
+        d1 = self._min_dist(root, q)
         if self._prune(tid, k, filled[0], d1, tiebreak):
             return 0
         stk[0] = root
@@ -366,12 +423,12 @@ cdef class KDTree:
             if self._prune(tid, k, filled[0], stkd[sp], tiebreak):
                 continue
             if node >= self.first_leaf:
-                self._scan_knn(node, t, k, tid, filled, tiebreak)
+                self._scan_knn(node, q, skip, k, tid, filled, tiebreak)
                 continue
             c1 = 2 * node + 1
             c2 = c1 + 1
-            d1 = self._min_dist(c1, t)
-            d2 = self._min_dist(c2, t)
+            d1 = self._min_dist(c1, q)
+            d2 = self._min_dist(c2, q)
             if d2 < d1:
                 c1, c2 = c2, c1
                 d1, d2 = d2, d1
@@ -389,14 +446,22 @@ cdef class KDTree:
     cdef int _knn_one(self, intp t, intp leaf, intp k, intp tid, bint tiebreak) except -1 nogil:
         """k nearest neighbours of point t (excluding t itself), bottom-up."""
         cdef intp filled = 0, node = leaf, sib
-        self._scan_knn(leaf, t, k, tid, &filled, tiebreak)
+        cdef const double* q = &self.data[t, 0]
+        self._scan_knn(leaf, q, t, k, tid, &filled, tiebreak)
         while node > 0:
-            if filled == k and self._ball_inside(node, t, self.bd[tid, k - 1]):
+            if filled == k and self._ball_inside(node, q, self.bd[tid, k - 1]):
                 return 0
             sib = node + 1 if (node & 1) else node - 1
-            self._search_knn(sib, t, k, tid, &filled, tiebreak)
+            self._search_knn(sib, q, t, k, tid, &filled, tiebreak)
             node = (node - 1) >> 1
         return 0
+
+    cdef double _query_one(self, const double* q, intp k, intp tid) except -1 nogil:
+        """Distance (squared if Euclidean) from q to its k-th nearest tree
+        point, searched from the root."""
+        cdef intp filled = 0
+        self._search_knn(0, q, -1, k, tid, &filled, False)
+        return self.bd[tid, k - 1]
 
     def knn(self, intp k, groups=None, bint tiebreak=False, int n_threads=1):
         """Distance to the k-th nearest neighbour of every point.
@@ -409,7 +474,7 @@ cdef class KDTree:
             Column boundaries ``[c0, c1, ..., cG]`` of G column groups. For
             each group, also return the largest max-norm distance, within that
             group's columns, from the point to its k neighbours (the marginal
-            extents of KSG algorithm 2).
+            extents of KSG algorithm 2). Max-norm trees only.
         tiebreak : bool, default=False
             Make the neighbour *set* well defined under ties by ordering
             candidates by (distance, original row index). The k-th distance
@@ -419,7 +484,7 @@ cdef class KDTree:
         Returns
         -------
         eps : ndarray of shape (n,)
-            k-th neighbour distance, by original row.
+            k-th neighbour distance (in the tree's metric), by original row.
         extents : ndarray of shape (n, G) or None
         """
         cdef intp n = self.n, G, g, li, leaf, t, m, c, j, n_leaves, tid
@@ -429,6 +494,8 @@ cdef class KDTree:
             raise ValueError(f"k must satisfy 1 <= k < n = {n}, got {k}")
         if n_threads < 1:
             raise ValueError("n_threads must be >= 1")
+        if groups is not None and self.euclidean:
+            raise ValueError("groups (marginal max-norm extents) need a tree with metric='max'")
         cdef intp[::1] grp = np.asarray(groups if groups is not None else [0], dtype=np.intp)
         G = grp.shape[0] - 1
         for g in range(G):
@@ -449,7 +516,7 @@ cdef class KDTree:
                 leaf = self.first_leaf + li
                 for t in range(self.start[leaf], self.end[leaf]):
                     self._knn_one(t, leaf, k, tid, tiebreak)
-                    eps[t] = self.bd[tid, k - 1]
+                    eps[t] = sqrt(self.bd[tid, k - 1]) if self.euclidean else self.bd[tid, k - 1]
                     for g in range(G):
                         e = 0.0
                         for m in range(k):
@@ -467,6 +534,49 @@ cdef class KDTree:
         out_ext = np.empty_like(tree_ext)
         out_ext[perm] = tree_ext
         return out_eps, out_ext
+
+    def query(self, const double[:, ::1] Y, intp k, int n_threads=1):
+        """Distance from every row of ``Y`` to its k-th nearest point of the
+        tree (all n tree points are candidates; a row of Y equal to a tree
+        point is at distance 0 from it).
+
+        Parameters
+        ----------
+        Y : ndarray of shape (m, dim), float64, C-contiguous
+            Query points, finite. Rows near each other in space are searched
+            faster when they are near each other in Y too (e.g. in the tree
+            order of another tree).
+        k : int
+            Neighbour rank, ``1 <= k <= n``.
+        n_threads : int, default=1
+
+        Returns
+        -------
+        ndarray of shape (m,)
+            k-th neighbour distance, in the tree's metric, by row of Y.
+        """
+        cdef intp m = Y.shape[0], i, tid
+        cdef int nt
+        if Y.shape[1] != self.dim:
+            raise ValueError(f"query points must have {self.dim} columns, got {Y.shape[1]}")
+        if k < 1 or k > self.n:
+            raise ValueError(f"k must satisfy 1 <= k <= n = {self.n}, got {k}")
+        if n_threads < 1:
+            raise ValueError("n_threads must be >= 1")
+        out = np.empty(m, dtype=np.float64)
+        if m == 0:
+            return out
+        cdef double[::1] eps = out
+        nt = _threads(n_threads, m)
+        self.bd = np.empty((nt, _padded(k)), dtype=np.float64)
+        self.bi = np.empty((nt, _padded(k)), dtype=np.intp)
+        with nogil:
+            for i in prange(m, num_threads=nt, schedule="dynamic", chunksize=256):
+                tid = threadid()
+                eps[i] = self._query_one(&Y[i, 0], k, tid)
+                if self.euclidean:
+                    eps[i] = sqrt(eps[i])
+        return out
 
     # ---------------------------------------------------------- counts
     cdef inline int _relation(self, intp node, intp t, double r) except -1 nogil:
@@ -531,7 +641,7 @@ cdef class KDTree:
             return 0
         c = self._count_subtree(leaf, t, r)
         while node > 0:
-            if self._ball_inside(node, t, r):
+            if self._ball_inside(node, &self.data[t, 0], r):
                 break
             sib = node + 1 if (node & 1) else node - 1
             c += self._count_subtree(sib, t, r)
@@ -558,6 +668,8 @@ cdef class KDTree:
         """
         cdef intp n = self.n, li, leaf, t, n_leaves
         cdef int nt
+        if self.euclidean:
+            raise ValueError("count needs a tree with metric='max'")
         if radius.shape[0] != n:
             raise ValueError(f"radius must have {n} entries, got {radius.shape[0]}")
         if n_threads < 1:
