@@ -2,15 +2,17 @@
 from __future__ import annotations
 
 import math
+import warnings
 
 import numpy as np
 
 from ._subsample import _doc, check_common, subsampled_result
 from ._validation import check_array, check_continuous, check_labels, check_rng, check_same_length
 
-def _discrete_codes(a, name):
+def _discrete_codes(a, name, single="error"):
     """Integer codes of the symbols of ``a``: labels of any type in 1-D, or
-    rows of a numeric 2-D array."""
+    rows of a numeric 2-D array. A single-valued ``a`` is an error, or with
+    ``single='allow'`` gives all-zero codes."""
     if hasattr(a, "to_numpy"):
         a = a.to_numpy()
     arr = np.asarray(a)
@@ -18,10 +20,10 @@ def _discrete_codes(a, name):
         arr = check_array(arr, name, allow_constant=True)
         _, codes = np.unique(arr, axis=0, return_inverse=True)
         codes = codes.ravel().astype(np.intp)
-        if codes.max() == 0:
+        if codes.max() == 0 and single == "error":
             raise ValueError(f"{name} takes a single value; its mutual information with anything is 0")
         return codes
-    codes, _, _ = check_labels(arr, name, min_count=1)
+    codes, _, _ = check_labels(arr, name, min_count=1, min_classes=1 if single == "allow" else 2)
     return codes
 
 
@@ -84,6 +86,87 @@ def discrete_mutual_info(x, y, *, miller_madow=True, n_bootstrap=None, subsample
     return subsampled_result(lambda a, b: _discrete_value(a, b, miller_madow), [cx, cy], point,
                              n_bootstrap=n_bootstrap, m=m, why=why, rng=gen, unit=unit, method="discrete",
                              diagnostics=diagnostics)
+
+
+def _joint_codes(*codes):
+    """Codes of the tuples (codes[0][i], codes[1][i], ...)."""
+    return np.unique(np.stack(codes, axis=1), axis=0, return_inverse=True)[1].ravel()
+
+
+def _plugin_entropy(codes, miller_madow):
+    """Plug-in entropy (nats) of integer codes; Miller-Madow adds (m - 1) / (2n), m the
+    number of occupied cells."""
+    n = codes.size
+    counts = np.bincount(codes)
+    counts = counts[counts > 0].astype(np.float64)
+    h = math.log(n) - float(np.dot(counts, np.log(counts))) / n
+    return h + (counts.size - 1) / (2.0 * n) if miller_madow else h
+
+
+def _discrete_cmi_value(cx, cy, cz, miller_madow):
+    if cx.min() == cx.max() or cy.min() == cy.max():
+        return 0.0
+    if cz.min() == cz.max():
+        return _discrete_value(cx, cy, miller_madow)
+
+    def h(*codes):
+        return _plugin_entropy(_joint_codes(*codes), miller_madow)
+
+    return h(cx, cz) + h(cy, cz) - h(cx, cy, cz) - h(cz)
+
+
+@_doc
+def discrete_conditional_mutual_info(x, y, z, *, miller_madow=True, n_bootstrap=None, subsample=None, rng=None,
+                                     n_jobs=None, unit="nat"):
+    """Plug-in estimate of I(X; Y | Z) for discrete X, Y and Z.
+
+    Parameters
+    ----------
+    x, y, z : array-like of shape (n_samples,) or (n_samples, d)
+        Symbols: 1-D labels of any comparable type, or numeric 2-D arrays
+        whose rows are the symbols. A single-valued x or y gives 0 and a
+        single-valued z gives I(X; Y), each with a RuntimeWarning.
+    miller_madow : bool, default=True
+        Add the Miller-Madow bias correction (m - 1) / (2n) to each entropy,
+        m being the number of occupied cells: the CMI gains
+        ``(m_xz + m_yz - m_xyz - m_z) / (2n)``.
+{common}
+
+    Returns
+    -------
+    MIResult
+        ``method`` is 'discrete-cmi' and ``quantity`` is 'cmi'.
+
+    Notes
+    -----
+    ``I = H(X, Z) + H(Y, Z) - H(X, Y, Z) - H(Z)`` with empirical
+    frequencies. With a constant z this is exactly the plug-in I(X; Y)
+    (Miller-Madow included); with a constant x or y it is exactly 0.
+    ``n_jobs`` is accepted for a uniform signature; this estimator is not
+    threaded.
+
+{resampling}
+    """
+    cx = _discrete_codes(x, "x", single="allow")
+    cy = _discrete_codes(y, "y", single="allow")
+    cz = _discrete_codes(z, "z", single="allow")
+    check_same_length(x=cx, y=cy, z=cz)
+    n = cx.size
+    for name, c in (("x", cx), ("y", cy)):
+        if c.max() == 0:
+            warnings.warn(f"{name} takes a single value: its conditional mutual information with anything is 0",
+                          RuntimeWarning, stacklevel=3)
+    if cz.max() == 0:
+        warnings.warn("z is degenerate (it takes a single value): conditioning on a constant changes nothing, so "
+                      "the estimate is the unconditional I(X; Y)", RuntimeWarning, stacklevel=3)
+    _, n_bootstrap, m, why = check_common(unit, n_jobs, n_bootstrap, subsample, n, 2, "at least two rows")
+    gen = check_rng(rng)
+    point = _discrete_cmi_value(cx, cy, cz, miller_madow)
+    diagnostics = {"n_samples": n, "miller_madow": bool(miller_madow),
+                   "n_symbols": (int(cx.max()) + 1, int(cy.max()) + 1, int(cz.max()) + 1)}
+    return subsampled_result(lambda a, b, c: _discrete_cmi_value(a, b, c, miller_madow), [cx, cy, cz], point,
+                             n_bootstrap=n_bootstrap, m=m, why=why, rng=gen, unit=unit, method="discrete-cmi",
+                             diagnostics=diagnostics, quantity="cmi")
 
 
 def _logdet(c):

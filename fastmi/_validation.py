@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import numbers
+import warnings
 
 import numpy as np
 
@@ -78,12 +79,12 @@ def as_column(v, what):
     return arr
 
 
-def check_labels(y, name="y", *, min_count=2):
+def check_labels(y, name="y", *, min_count=2, min_classes=2):
     """Encode arbitrary category labels as integer codes.
 
     Returns ``(codes, classes, counts)``; raises ``ValueError`` for a 2-D
-    input, missing labels, fewer than two classes, or a class with fewer
-    than ``min_count`` samples.
+    input, missing labels, fewer than ``min_classes`` classes (a single class
+    is an error by default), or a class with fewer than ``min_count`` samples.
     """
     arr = as_column(y, f"categorical {name}")
     if arr.size == 0:
@@ -96,12 +97,60 @@ def check_labels(y, name="y", *, min_count=2):
         classes, codes, counts = np.unique(arr, return_inverse=True, return_counts=True)
     except TypeError as exc:
         raise ValueError(f"categorical {name} has labels that cannot be compared: {exc}") from None
-    if classes.size < 2:
+    if classes.size < min_classes:
         raise ValueError(f"categorical {name} has a single class {classes.tolist()}; MI is 0 and undefined to fit")
     small = classes[counts < min_count]
     if small.size:
         raise ValueError(f"categorical {name}: class(es) {small.tolist()} have fewer than {min_count} samples")
     return codes.astype(np.intp), classes, counts
+
+
+def check_class_labels(y, name="y", *, min_count=2, min_class_size=None):
+    """:func:`check_labels`, optionally dropping the samples of small classes first.
+
+    With ``min_class_size=None`` this is ``check_labels(y, name, min_count=min_count)``: a
+    class with fewer than ``min_count`` samples is an error. With an int
+    (``>= min_count``), the samples of classes with fewer than ``min_class_size`` samples
+    are dropped with a ``RuntimeWarning`` that counts them, and the rest are re-encoded.
+
+    Returns ``(codes, classes, counts, keep)``: ``keep`` is the boolean mask of the rows
+    kept (None when nothing was dropped), to apply to the other inputs.
+    """
+    if min_class_size is None:
+        return (*check_labels(y, name, min_count=min_count), None)
+    min_class_size = check_int(min_class_size, "min_class_size", low=min_count)
+    codes, classes, counts = check_labels(y, name, min_count=1)
+    small = counts < min_class_size
+    if not small.any():
+        return codes, classes, counts, None
+    keep = ~small[codes]
+    if np.count_nonzero(~small) < 2:
+        raise ValueError(f"categorical {name}: fewer than two classes have min_class_size={min_class_size} "
+                         f"or more samples (class sizes {dict(zip(classes.tolist(), counts.tolist()))})")
+    dropped = classes[small].tolist()
+    shown = dropped if len(dropped) <= 10 else dropped[:10] + ["..."]
+    warnings.warn(f"min_class_size={min_class_size}: dropped {int(np.count_nonzero(~keep))} sample(s) of "
+                  f"{len(dropped)} class(es) with fewer samples than that: {shown}", RuntimeWarning, stacklevel=3)
+    remap = np.cumsum(~small) - 1
+    return remap[codes[keep]].astype(np.intp), classes[~small], counts[~small], keep
+
+
+def check_conditioning(z, name="z"):
+    """The conditioning variable as a float64 (n, d) array without its constant columns.
+
+    Conditioning on a constant changes nothing, so constant columns are dropped with a
+    ``RuntimeWarning``; when every column is constant (a single-valued Z) the result has
+    zero columns and the warning says that the estimate is the unconditional I(X; Y).
+    """
+    arr = check_array(z, name, allow_constant=True)
+    const = arr.max(axis=0) == arr.min(axis=0)
+    if const.all():
+        warnings.warn(f"{name} is degenerate (it takes a single value): conditioning on a constant changes "
+                      f"nothing, so the estimate is the unconditional I(X; Y)", RuntimeWarning, stacklevel=3)
+    elif const.any():
+        warnings.warn(f"{name} has constant column(s) {np.flatnonzero(const).tolist()}: they carry no information "
+                      "and are dropped", RuntimeWarning, stacklevel=3)
+    return np.ascontiguousarray(arr[:, ~const])
 
 
 def check_int(value, name, *, low=None, allow_none=False):

@@ -10,13 +10,13 @@ import numpy as np
 from .._config import resolve_n_jobs, thread_map
 from .._result import MIResult, _jsonable
 from .._streams import Stream, Streams
-from .._validation import (check_array, check_choice, check_float, check_int, check_labels, check_rng, check_unit,
-                           check_same_length)
+from .._validation import (check_array, check_choice, check_class_labels, check_conditioning, check_float, check_int,
+                           check_rng, check_same_length, check_unit)
 from ..exceptions import ConvergenceWarning
 from ._backend import BACKENDS, get_namespace
 from ._bootstrap import bootstrap_categorical, bootstrap_continuous
 from ._mixture import INITS, Mixture, affine_params, fit_em
-from ._montecarlo import MCDraws, mc_categorical_mi, mc_log_ratio, mi_terms, stack
+from ._montecarlo import MCDraws, LeadingDraws, mc_categorical_mi, mc_log_ratio, mi_terms, stack
 from ._select import EMSettings, select_n_components
 
 _BOOTSTRAP = ("rows resampled with replacement, EM refitted warm-started at the selected K, and the "
@@ -66,7 +66,12 @@ class GMMMI:
     unit : {'nat', 'bit'}, default='nat'
     y_type : {'continuous', 'categorical'}, default='continuous'
         With 'categorical', ``y`` holds class labels of any type; one mixture is
-        fitted to x in each class and the empirical class prior is used.
+        fitted to x (to (z, x) when conditioning) in each class and the empirical
+        class prior is used.
+    min_class_size : int or None, default=None
+        Categorical only. None: a class too small to fit is an error. An int (>= 2):
+        the samples of classes with fewer than ``min_class_size`` samples are dropped
+        first, with a RuntimeWarning giving the numbers of samples and classes dropped.
     rng : None, int, SeedSequence or Generator
         Source of all randomness (folds, initialisations, bootstrap, MC).
     n_jobs : int or None, default=None
@@ -118,7 +123,7 @@ class GMMMI:
     def __init__(self, n_components="auto", *, n_init=3, n_folds=2, max_components=50, tol=1e-5,
                  reg_covar=1e-15, max_iter=10_000, threshold_components=1e-5, patience=1, metric="cv",
                  n_bootstrap=50, mc_samples=100_000, init="kmeans++", unit="nat", y_type="continuous",
-                 rng=None, n_jobs=None, backend="auto"):
+                 min_class_size=None, rng=None, n_jobs=None, backend="auto"):
         self.n_components = n_components
         self.n_init = n_init
         self.n_folds = n_folds
@@ -134,6 +139,7 @@ class GMMMI:
         self.init = init
         self.unit = unit
         self.y_type = y_type
+        self.min_class_size = min_class_size
         self.rng = rng
         self.n_jobs = n_jobs
         self.backend = backend
@@ -165,6 +171,10 @@ class GMMMI:
         check_choice(self.init, "init", set(INITS))
         check_unit(self.unit)
         check_choice(self.y_type, "y_type", {"continuous", "categorical"})
+        if self.min_class_size is not None:
+            if self.y_type != "categorical":
+                raise ValueError("min_class_size applies to y_type='categorical' only")
+            check_int(self.min_class_size, "min_class_size", low=2)
         check_choice(self.backend, "backend", set(BACKENDS))
         if self.backend == "cupy":
             get_namespace("cupy")  # a clear ImportError now rather than after the fit
@@ -183,7 +193,9 @@ class GMMMI:
         y : array-like of shape (n_samples,) or (n_samples, dy)
             Continuous, or class labels when ``y_type='categorical'``.
         z : array-like of shape (n_samples,) or (n_samples, dz), optional
-            Conditioning variable: ``estimate`` then returns I(X; Y | Z).
+            Conditioning variable: ``estimate`` then returns I(X; Y | Z). With
+            ``y_type='categorical'``, constant columns of z are dropped with a warning,
+            and a single-valued z gives I(X; Y) (with a warning).
 
         Returns
         -------
@@ -192,13 +204,21 @@ class GMMMI:
         n_jobs = self._check_params()
         x = check_array(x, "x")
         if self.y_type == "categorical":
-            if z is not None:
-                raise ValueError("conditioning (z) is not supported with y_type='categorical'")
-            codes, classes, counts = check_labels(y, "y")
-            check_same_length(x=x, y=codes)
-            data = x
+            codes, classes, counts, keep = check_class_labels(y, "y", min_count=2,
+                                                              min_class_size=self.min_class_size)
+            # z first: the leading coordinates of a draw from a class mixture over (z, x) are
+            # a draw from its z-marginal, so I(Y; Z) is integrated over the same points
+            arrays = {"x": x} if z is None else {"z": check_conditioning(z, "z"), "x": x}
+            if keep is not None:
+                check_same_length(y=keep, **arrays)
+                arrays = {k: np.ascontiguousarray(v[keep]) for k, v in arrays.items()}
+            check_same_length(y=codes, **arrays)
+            if z is not None and arrays["z"].shape[1] == 0:
+                del arrays["z"]  # degenerate z (warned): I(X; Y | Z) = I(X; Y)
+            data = np.hstack(list(arrays.values()))
             self.classes_ = classes
-            self.dims_ = {"x": x.shape[1]}
+            self.dims_ = {k: v.shape[1] for k, v in arrays.items()}
+            self.n_dropped_ = 0 if keep is None else int(keep.size - np.count_nonzero(keep))
         else:
             y = check_array(y, "y")
             arrays = {"x": x, "y": y}
@@ -207,6 +227,7 @@ class GMMMI:
             check_same_length(**arrays)
             data = np.hstack(list(arrays.values()))
             self.dims_ = {k: v.shape[1] for k, v in arrays.items()}
+        self.conditional_ = z is not None
         self.loc_ = data.mean(axis=0)
         self.scale_ = data.std(axis=0)
         self._data = np.ascontiguousarray((data - self.loc_) / self.scale_)
@@ -314,6 +335,17 @@ class GMMMI:
     def _draws(self, stream, *index):
         return MCDraws(self._streams(stream, *index), self.mc_samples, len(self.loc_))
 
+    def _categorical_z_term(self, weights, prior, means, covs, comp_class, draws):
+        """I(Y; Z) of stacked class mixtures over (z, x), from their z-marginals, integrated
+        over the leading z coordinates of ``draws`` -- the z parts of the very points that
+        integrate I(Y; Z, X) (z comes first, so the Cholesky factor's leading block is the
+        marginal's). Zeros when there is no z."""
+        dz = self.dims_.get("z", 0)
+        if dz == 0:
+            return np.zeros(weights.shape[0]), np.zeros(weights.shape[0])
+        return mc_categorical_mi(weights, prior, np.ascontiguousarray(means[..., :dz]),
+                                 np.ascontiguousarray(covs[..., :dz, :dz]), comp_class, LeadingDraws(draws, dz))
+
     def _point_estimate(self):
         """MI (or CMI) in nats of the full-data fit, and its MC standard error."""
         draws = self._draws(Stream.MC_DRAWS)
@@ -323,6 +355,8 @@ class GMMMI:
             means = np.concatenate([m.means for m in self._final])[None]
             covs = np.concatenate([m.covariances for m in self._final])[None]
             v, se = mc_categorical_mi(w, self.class_prior_[None], means, covs, comp_class, draws)
+            vz, sez = self._categorical_z_term(w, self.class_prior_[None], means, covs, comp_class, draws)
+            v, se = v - vz, se + sez
         else:
             v, se = mc_log_ratio(*stack([self._final]), mi_terms(self._groups()), draws)
         return float(v[0]), float(se[0])
@@ -369,7 +403,14 @@ class GMMMI:
         def seed_of(b):
             return self._streams(Stream.BOOTSTRAP, b)
 
-        out = self._run_bootstrap(B, seed_of, self._draws(Stream.MC_DRAWS), n_jobs)
+        draws = self._draws(Stream.MC_DRAWS)
+        out = self._run_bootstrap(B, seed_of, draws, n_jobs)
+        if self.y_type == "categorical" and "z" in self.dims_:
+            W, prior, M, C, comp_class = out.params
+            safe = out.ok[:, None, None, None]
+            vz, sez = self._categorical_z_term(W, prior, M, np.where(safe, C, np.eye(C.shape[-1])), comp_class, draws)
+            out.values, out.stderr = out.values - vz, out.stderr + sez
+            out.ok = out.ok & np.isfinite(out.values)
         failed = int(B - out.ok.sum())
         diag["bootstrap"] = {
             "n_iter": out.n_iter.tolist(),
@@ -396,8 +437,13 @@ class GMMMI:
         return self._result(values, None, diag, shared)
 
     def _result(self, values, point, diag, shared_error=0.0):
-        cmi = "z" in self.dims_
-        method = "gmm-cmi" if cmi else ("gmm-categorical" if self.y_type == "categorical" else "gmm")
+        cmi = getattr(self, "conditional_", "z" in self.dims_)
+        if self.y_type == "categorical":
+            method = "gmm-categorical-cmi" if cmi else "gmm-categorical"
+            if self.min_class_size is not None:
+                diag["n_dropped"] = getattr(self, "n_dropped_", 0)
+        else:
+            method = "gmm-cmi" if cmi else "gmm"
         return MIResult.from_replicates(values, point=point, unit=self.unit, method=method, shared_error=shared_error,
                                         n_components=self.n_components_, diagnostics=diag,
                                         quantity="cmi" if cmi else "mi", description=_BOOTSTRAP)
@@ -476,6 +522,7 @@ class GMMMI:
         entropy = [int(e) for e in np.atleast_1d(self._streams.root.entropy)]
         header = {"format": MODEL_FORMAT, "version": MODEL_VERSION, "params": params,
                   "dims": self.dims_, "cv": self.cv_, "seed_entropy": entropy,
+                  "conditional": bool(getattr(self, "conditional_", "z" in self.dims_)),
                   "classes": None if self.y_type != "categorical" else self.classes_.tolist()}
         arrays = {"header": np.array(json.dumps(_jsonable(header))), "loc": self.loc_, "scale": self.scale_}
         models = [("final", self._final), ("warm", self._warm)]
@@ -519,6 +566,7 @@ class GMMMI:
         params = header["params"]
         est = cls(**params)
         est.dims_ = header["dims"]
+        est.conditional_ = header.get("conditional", "z" in est.dims_)
         est.cv_ = header["cv"]
         est.loc_, est.scale_ = arrays["loc"], arrays["scale"]
         est._streams = Streams(np.random.SeedSequence(header["seed_entropy"]))
@@ -577,6 +625,20 @@ def gmm_categorical_mutual_info(x, labels, **kwargs):
     return GMMMI(y_type="categorical", **kwargs).fit_estimate(x, labels)
 
 
+def gmm_categorical_conditional_mutual_info(x, labels, z, **kwargs):
+    """I(X; C | Z) for continuous x and z and category labels.
+
+    One mixture per class is fitted to (z, x) (empirical class prior), and
+    ``I(X; C | Z) = I(C; X, Z) - I(C; Z)``: the second term uses the z-marginals of the same
+    class mixtures (exact marginalisation of Gaussian mixtures), integrated by Monte Carlo
+    over the z coordinates of the same draws as the first, so that the two integrals share
+    their sampling noise. The result is the bootstrap mean, as for every GMM-MI result; its
+    MC error adds the two integrals' standard errors (an upper bound). Constant columns of z
+    are dropped with a warning; a single-valued z gives I(X; C), with a warning.
+    """
+    return GMMMI(y_type="categorical", **kwargs).fit_estimate(x, labels, z)
+
+
 def _signature_of_gmmmi(*data):
     """The signature of a functional form: the data, then GMMMI's parameters (keyword-only)."""
     import inspect
@@ -590,3 +652,4 @@ def _signature_of_gmmmi(*data):
 gmm_mutual_info.__signature__ = _signature_of_gmmmi("x", "y")
 gmm_categorical_mutual_info.__signature__ = _signature_of_gmmmi("x", "labels")
 gmm_conditional_mutual_info.__signature__ = _signature_of_gmmmi("x", "y", "z")
+gmm_categorical_conditional_mutual_info.__signature__ = _signature_of_gmmmi("x", "labels", "z")

@@ -52,6 +52,19 @@ class MCDraws:
         return iter(self._cache)
 
 
+class LeadingDraws:
+    """The first ``dim`` normal coordinates of ``draws`` (and the same uniforms): the draws
+    of a marginal over a mixture's leading columns that land on the very points drawn from
+    the full mixture (the leading block of a Cholesky factor is the marginal's factor)."""
+
+    def __init__(self, draws, dim):
+        self.draws, self.dim, self.n_samples = draws, int(dim), draws.n_samples
+
+    def __iter__(self):
+        for z, u in self.draws:
+            yield np.ascontiguousarray(z[: self.dim]), u
+
+
 def _mean_and_stderr(total, total_sq, m):
     mean = total / m
     var = np.maximum(total_sq / m - mean * mean, 0.0)

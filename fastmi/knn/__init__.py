@@ -3,6 +3,7 @@
 estimators in ``_mixed``; shared preparation and counts in ``_common``. The neighbour
 searches run in the Cython extension :mod:`fastmi._ksg_cy`."""
 from ._ksg import ksg_conditional_mutual_info, ksg_mutual_info
-from ._mixed import categorical_ksg_mutual_info, mixed_mutual_info
+from ._mixed import categorical_ksg_conditional_mutual_info, categorical_ksg_mutual_info, mixed_mutual_info
 
-__all__ = ["categorical_ksg_mutual_info", "ksg_conditional_mutual_info", "ksg_mutual_info", "mixed_mutual_info"]
+__all__ = ["categorical_ksg_conditional_mutual_info", "categorical_ksg_mutual_info", "ksg_conditional_mutual_info",
+           "ksg_mutual_info", "mixed_mutual_info"]

@@ -10,9 +10,23 @@ from scipy.special import digamma
 
 from .. import _ksg_cy
 from .._subsample import _doc, check_common, subsampled_result
-from .._validation import check_continuous, check_int, check_labels, check_rng, check_same_length
+from .._validation import (check_class_labels, check_conditioning, check_continuous, check_int, check_rng,
+                           check_same_length)
 from ._common import (_LEAFSIZE, _Presort, _count_within, _jitter_amplitude, _mean_digamma, _prepare, _strict,
                       _warn_ties, setup)
+
+
+_MIN_CLASS_SIZE_DOC = """\
+    min_class_size : int or None, default=None
+        None: a class with fewer than two samples is an error. An int
+        (>= 2): the samples of classes with fewer than ``min_class_size``
+        samples are dropped first, with a RuntimeWarning giving the numbers
+        of samples and classes dropped (``diagnostics['n_dropped']``)."""
+
+
+def _doc_classes(func):
+    func.__doc__ = func.__doc__.replace("{min_class_size}", _MIN_CLASS_SIZE_DOC)
+    return func
 
 
 def _mixed_counts(x, y, k, n_threads=1, by_row=True):
@@ -73,6 +87,41 @@ def _ross_value(x, codes, k, n_threads):
     return float(mi), int(np.count_nonzero(radius == 0.0))
 
 
+def _ross_cmi_counts(x, z, codes, k, n_threads=1):
+    """Quantities of the conditional Ross estimator: ``(radius, k_used, m_xz, n_cz, n_z)``.
+
+    ``radius`` is each point's distance to its ``k_used``-th nearest neighbour among the
+    points of its own class in the (x, z) space (``k_used = min(k, n_c - 1)``); within
+    ``nextafter(radius, 0)`` (see :func:`_strict`), ``m_xz`` counts the points of all
+    classes in (x, z), ``n_cz`` the points of its own class in z, and ``n_z`` the points of
+    all classes in z, the point itself included each time. A z with no columns (degenerate)
+    gives ``n_cz = n_c`` and ``n_z = n``. Counts come in an arbitrary fixed order.
+    """
+    n = x.shape[0]
+    xz = np.ascontiguousarray(np.hstack([x, z]))
+    radius = np.empty(n)
+    k_used = np.empty(n, dtype=np.intp)
+    members = [np.flatnonzero(codes == c) for c in range(int(codes.max()) + 1)]
+    for idx in members:
+        kc = min(k, idx.size - 1)
+        r, _ = _ksg_cy.KDTree(np.ascontiguousarray(xz[idx]), _LEAFSIZE, n_threads).knn(kc, n_threads=n_threads)
+        radius[idx] = r
+        k_used[idx] = kc
+    r = _strict(radius)
+    m_xz = _count_within(xz, r, n_threads, by_row=False)
+    if z.shape[1] == 0:
+        return radius, k_used, m_xz, np.bincount(codes)[codes], np.full(n, n, dtype=np.intp)
+    n_cz = np.concatenate([_count_within(np.ascontiguousarray(z[idx]), np.ascontiguousarray(r[idx]), n_threads,
+                                         by_row=False) for idx in members])
+    return radius, k_used, m_xz, n_cz, _count_within(z, r, n_threads, by_row=False)
+
+
+def _ross_cmi_value(x, z, codes, k, n_threads):
+    radius, k_used, m_xz, n_cz, n_z = _ross_cmi_counts(x, z, codes, k, n_threads)
+    cmi = _mean_digamma(k_used) - _mean_digamma(m_xz) - _mean_digamma(n_cz) + _mean_digamma(n_z)
+    return float(cmi), int(np.count_nonzero(radius == 0.0))
+
+
 @_doc
 def mixed_mutual_info(x, y, *, k=3, standardize=True, n_bootstrap=None, subsample=None, rng=None,
                       n_jobs=None, unit="nat"):
@@ -131,9 +180,10 @@ def mixed_mutual_info(x, y, *, k=3, standardize=True, n_bootstrap=None, subsampl
                              method="mixed", diagnostics=diagnostics)
 
 
+@_doc_classes
 @_doc
-def categorical_ksg_mutual_info(x, labels, *, k=3, standardize=True, jitter=False, n_bootstrap=None,
-                                subsample=None, rng=None, n_jobs=None, unit="nat"):
+def categorical_ksg_mutual_info(x, labels, *, k=3, standardize=True, jitter=False, min_class_size=None,
+                                n_bootstrap=None, subsample=None, rng=None, n_jobs=None, unit="nat"):
     """Ross (2014) nearest-neighbour estimate of I(X; C) for continuous X and categorical C.
 
     Parameters
@@ -142,7 +192,7 @@ def categorical_ksg_mutual_info(x, labels, *, k=3, standardize=True, jitter=Fals
         Continuous samples.
     labels : array-like of shape (n_samples,)
         Category labels of any comparable type; every class needs at least
-        two samples.
+        two samples (see ``min_class_size``).
     k : int, default=3
         Number of neighbours within a class; a class of n_c samples uses
         ``min(k, n_c - 1)``.
@@ -150,6 +200,7 @@ def categorical_ksg_mutual_info(x, labels, *, k=3, standardize=True, jitter=Fals
         Scale every column of x to mean 0 and standard deviation 1.
     jitter : bool or float, default=False
         Seeded tie-breaking noise, as in :func:`ksg_mutual_info`.
+{min_class_size}
 {common}
 
     Returns
@@ -178,15 +229,39 @@ def categorical_ksg_mutual_info(x, labels, *, k=3, standardize=True, jitter=Fals
     .. [1] B. C. Ross, "Mutual information between discrete and continuous
            data sets", PLoS ONE 9(2), e87357 (2014).
     """
-    x = check_continuous(x, "x")
-    codes, classes, counts = check_labels(labels, "labels", min_count=2)
-    check_same_length(x=x, labels=codes)
-    n = x.shape[0]
+    (x,), codes, c = _categorical_setup([check_continuous(x, "x")], labels, k=k, standardize=standardize, jitter=jitter,
+                                        min_class_size=min_class_size, n_bootstrap=n_bootstrap, subsample=subsample,
+                                        rng=rng, n_jobs=n_jobs, unit=unit)
+    k, n_threads = c["k"], c["n_threads"]
+    point, tied = _ross_value(x, codes, k, n_threads)
+    _warn_ties(tied, c["n"], "the Ross estimator")
+    diagnostics = {**c["diagnostics"], "n_tied": tied}
+    return subsampled_result(lambda a, b: _ross_value(a, b, k, n_threads)[0], [x, codes], point,
+                             n_bootstrap=c["n_bootstrap"], m=c["m"], why=c["why"], rng=c["rng"], unit=unit,
+                             method="ksg-ross", diagnostics=diagnostics, strata=c["strata"])
+
+
+def _categorical_setup(arrays, labels, *, k, standardize, jitter, min_class_size, n_bootstrap, subsample, rng,
+                       n_jobs, unit, names="x"):
+    """Validate and prepare the inputs of a Ross-type estimator: the continuous ``arrays``
+    (checked by the caller: ``check_continuous``, or ``check_conditioning`` for z) and the
+    class ``labels``. Drops the rows
+    of small classes when ``min_class_size`` says so, checks k against the class sizes, sets
+    up per-class subsampling strata, standardises and jitters. Returns ``(arrays, codes,
+    ctx)``."""
+    codes, classes, counts, keep = check_class_labels(labels, "labels", min_count=2, min_class_size=min_class_size)
+    n_dropped = 0
+    if keep is not None:
+        check_same_length(labels=keep, **dict(zip(names, arrays)))
+        n_dropped = int(keep.size - np.count_nonzero(keep))
+        arrays = [np.ascontiguousarray(a[keep]) for a in arrays]
+    check_same_length(labels=codes, **dict(zip(names, arrays)))
+    n = codes.size
     k = check_int(k, "k", low=1)
     if k >= counts.max():
         raise ValueError(f"k={k} must be smaller than the size of the largest class ({int(counts.max())})")
     n_threads, n_bootstrap, m, why = check_common(unit, n_jobs, n_bootstrap, subsample, n, 2 * classes.size,
-                                             "it needs two rows per class")
+                                                  "it needs two rows per class")
     amplitude = _jitter_amplitude(jitter)
     strata = None
     if n_bootstrap:
@@ -197,12 +272,95 @@ def categorical_ksg_mutual_info(x, labels, *, k=3, standardize=True, jitter=Fals
             raise ValueError(f"subsample size m={m} leaves nothing out of n={n} after keeping two rows per class")
         strata = list(zip(members, sizes))
     gen = check_rng(rng)
-    (x,) = _prepare([x], "x", standardize, amplitude, gen)
-
-    point, tied = _ross_value(x, codes, k, n_threads)
-    _warn_ties(tied, n, "the Ross estimator")
+    arrays = _prepare(arrays, names, standardize, amplitude, gen)
     diagnostics = {"k": k, "n_samples": n, "classes": classes.tolist(), "class_counts": counts.tolist(),
-                   "standardize": bool(standardize), "jitter": amplitude, "n_tied": tied, "n_threads": n_threads}
-    return subsampled_result(lambda a, c: _ross_value(a, c, k, n_threads)[0], [x, codes], point,
-                             n_bootstrap=n_bootstrap, m=m, why=why, rng=gen, unit=unit, method="ksg-ross",
-                             diagnostics=diagnostics, strata=strata)
+                   "standardize": bool(standardize), "jitter": amplitude, "n_threads": n_threads}
+    if min_class_size is not None:
+        diagnostics["min_class_size"] = int(min_class_size)
+        diagnostics["n_dropped"] = n_dropped
+    return arrays, codes, {"n": n, "k": k, "n_threads": n_threads, "n_bootstrap": n_bootstrap, "m": m, "why": why,
+                           "rng": gen, "strata": strata, "diagnostics": diagnostics}
+
+
+@_doc_classes
+@_doc
+def categorical_ksg_conditional_mutual_info(x, labels, z, *, k=3, standardize=True, jitter=False,
+                                            min_class_size=None, n_bootstrap=None, subsample=None, rng=None,
+                                            n_jobs=None, unit="nat"):
+    """Nearest-neighbour estimate of I(X; C | Z) for continuous X and Z and categorical C.
+
+    The Ross (2014) estimator made conditional the way Frenzel and Pompe (2007)
+    made KSG conditional: one neighbourhood radius per point, counted in the
+    subspaces that the entropy decomposition needs.
+
+    Parameters
+    ----------
+    x : array-like of shape (n_samples,) or (n_samples, dx)
+        Continuous samples.
+    labels : array-like of shape (n_samples,)
+        Category labels of any comparable type; every class needs at least
+        two samples (see ``min_class_size``).
+    z : array-like of shape (n_samples,) or (n_samples, dz)
+        Continuous conditioning samples. Constant columns are dropped with a
+        RuntimeWarning; a single-valued z gives I(X; C) (with a warning).
+    k : int, default=3
+        Number of neighbours within a class; a class of n_c samples uses
+        ``min(k, n_c - 1)``.
+    standardize : bool, default=True
+        Scale every column of x and z to mean 0 and standard deviation 1.
+    jitter : bool or float, default=False
+        Seeded tie-breaking noise, as in :func:`ksg_mutual_info`.
+{min_class_size}
+{common}
+
+    Returns
+    -------
+    MIResult
+        ``method`` is 'ksg-ross-cmi' and ``quantity`` is 'cmi'.
+
+    Notes
+    -----
+    For each point i of class c, d_i is the max-norm distance in the (x, z)
+    space to its k-th nearest neighbour among the points of class c. Within
+    d_i (strictly, as in :func:`categorical_ksg_mutual_info`; the point
+    itself included), m_i counts the points of all classes in (x, z),
+    n_cz,i the points of class c in z, and n_z,i the points of all classes
+    in z. Then ``I = <psi(k)> - <psi(m)> - <psi(n_cz)> + <psi(n_z)>``.
+
+    Why this form: with C coded as a coordinate whose distance between
+    different classes is infinite, the k nearest neighbours of i in the
+    joint (x, c, z) space are its k nearest neighbours within class c, at
+    max-norm distance d_i, and the (x, z), (c, z) and z subspaces of the
+    Frenzel-Pompe estimator hold exactly the points counted by m_i, n_cz,i
+    and n_z,i. Using one radius per point in all four terms lets the
+    leading biases of the entropy estimates cancel, as in KSG. The
+    alternative, the difference of two Ross estimates I(C; X, Z) - I(C; Z),
+    uses different radii in the two terms and keeps their biases. When z
+    carries no information about anything (a single value), n_cz = n_c and
+    n_z = n and the estimate is exactly the Ross estimate of I(X; C).
+
+    Replicates subsample every class at the same rate (at least two rows per
+    class), so the class proportions are fixed.
+
+{resampling}
+
+    References
+    ----------
+    .. [1] B. C. Ross, "Mutual information between discrete and continuous
+           data sets", PLoS ONE 9(2), e87357 (2014).
+    .. [2] S. Frenzel and B. Pompe, "Partial mutual information for coupling
+           analysis of multivariate time series", Phys. Rev. Lett. 99,
+           204101 (2007).
+    """
+    x = check_continuous(x, "x")
+    z = check_conditioning(z, "z")
+    (x, z), codes, c = _categorical_setup([x, z], labels, k=k, standardize=standardize, jitter=jitter,
+                                          min_class_size=min_class_size, n_bootstrap=n_bootstrap,
+                                          subsample=subsample, rng=rng, n_jobs=n_jobs, unit=unit, names="xz")
+    k, n_threads = c["k"], c["n_threads"]
+    point, tied = _ross_cmi_value(x, z, codes, k, n_threads)
+    _warn_ties(tied, c["n"], "the Ross estimator")
+    diagnostics = {**c["diagnostics"], "n_tied": tied, "dims_z": int(z.shape[1])}
+    return subsampled_result(lambda a, b, d: _ross_cmi_value(a, b, d, k, n_threads)[0], [x, z, codes], point,
+                             n_bootstrap=c["n_bootstrap"], m=c["m"], why=c["why"], rng=c["rng"], unit=unit,
+                             method="ksg-ross-cmi", diagnostics=diagnostics, strata=c["strata"], quantity="cmi")
