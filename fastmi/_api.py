@@ -1,11 +1,13 @@
 """Functional entry points: one call, any estimator."""
 from __future__ import annotations
 
+import numpy as np
+
 from . import _registry
 from ._validation import check_choice
 
 
-def mutual_info(x, y, *, method="gmm", y_type="continuous", **kwargs):
+def mutual_info(x, y, *, method="gmm", y_type="continuous", clip=False, **kwargs):
     """Estimate the mutual information I(X; Y) from paired samples.
 
     Parameters
@@ -24,6 +26,12 @@ def mutual_info(x, y, *, method="gmm", y_type="continuous", **kwargs):
     y_type : {'continuous', 'categorical'}, default='continuous'
         With 'categorical', 'gmm' fits one mixture per class (empirical class
         prior) and 'ksg' uses Ross (2014).
+    clip : bool, default=False
+        Clip ``mi`` and the replicates (``samples``) at 0, as scikit-learn's
+        ``mutual_info_regression``/``mutual_info_classif`` do, for drop-in use.
+        ``std`` is left as estimated, and ``diagnostics['clipped']`` records
+        whether the estimate was clipped, its unclipped value and the number
+        of replicates clipped. Off by default: see Notes.
     **kwargs
         Passed to the estimator (``rng``, ``n_jobs``, ``unit``, ``n_bootstrap``
         and the method's own parameters).
@@ -33,6 +41,15 @@ def mutual_info(x, y, *, method="gmm", y_type="continuous", **kwargs):
     MIResult
         The estimate, its bootstrap std and replicates, and diagnostics.
 
+    Notes
+    -----
+    Estimates are not clipped at zero by default. MI is non-negative, but an
+    unbiased-ish estimator of a small MI must return negative values for some
+    samples; clipping them (as scikit-learn does) biases the estimate, its
+    averages over data sets and its error bars upwards, and hides the very
+    fluctuations that say "indistinguishable from 0". Use ``clip=True`` only
+    to reproduce scikit-learn's convention.
+
     Examples
     --------
     >>> import numpy as np, fastmi
@@ -41,25 +58,51 @@ def mutual_info(x, y, *, method="gmm", y_type="continuous", **kwargs):
     >>> r = fastmi.mutual_info(x, y, n_bootstrap=10, rng=0)   # doctest: +SKIP
     """
     check_choice(y_type, "y_type", {"continuous", "categorical"})
+    if not isinstance(clip, (bool, np.bool_)):
+        raise ValueError(f"clip must be True or False, got {clip!r}")
     kind = "categorical" if y_type == "categorical" else "mi"
-    return _registry.get(method, kind).function(kind)(x, y, **kwargs)
+    result = _registry.get(method, kind).function(kind)(x, y, **kwargs)
+    return _clip(result) if clip else result
 
 
-def conditional_mutual_info(x, y, z, *, method="gmm", **kwargs):
+def _clip(result):
+    """``result`` with ``mi`` and ``samples`` clipped at 0 (``std`` unchanged), recorded in
+    ``diagnostics['clipped']``."""
+    result.diagnostics["clipped"] = {"mi": bool(result.mi < 0.0), "unclipped_mi": result.mi,
+                                     "n_replicates_clipped": int(np.count_nonzero(result.samples < 0.0))}
+    result.mi = max(result.mi, 0.0)
+    result.samples = np.maximum(result.samples, 0.0)
+    return result
+
+
+def conditional_mutual_info(x, y, z, *, method="gmm", y_type="continuous", **kwargs):
     """Estimate the conditional mutual information I(X; Y | Z).
 
     Parameters
     ----------
     x, y, z : array-like of shape (n_samples,) or (n_samples, d)
-        Continuous samples.
-    method : {'gmm', 'ksg'}, default='gmm'
+        Samples: continuous, or discrete symbols for ``method='discrete'``;
+        y may hold category labels of any type with ``y_type='categorical'``.
+    method : str, default='gmm'
         'gmm' integrates a joint mixture fit over (x, y, z); 'ksg' is the
-        Frenzel & Pompe (2007) nearest-neighbour estimator.
+        Frenzel & Pompe (2007) nearest-neighbour estimator; 'discrete' is the
+        plug-in estimate ``H(X,Z) + H(Y,Z) - H(X,Y,Z) - H(Z)`` (Miller-Madow
+        corrected by default). ``fastmi.list_methods()`` shows which methods
+        support conditioning.
+    y_type : {'continuous', 'categorical'}, default='continuous'
+        With 'categorical', y holds class labels: 'gmm' fits one mixture per
+        class over (z, x) and computes ``I(Y; X, Z) - I(Y; Z)`` with the
+        z-marginals of the same mixtures; 'ksg' is a Ross (2014) estimator
+        made conditional as Frenzel & Pompe made KSG conditional. A
+        single-valued z gives I(X; Y), with a warning.
     **kwargs
         Passed to the estimator.
 
     Returns
     -------
     MIResult
+        ``quantity`` is 'cmi'.
     """
-    return _registry.get(method, "conditional").function("conditional")(x, y, z, **kwargs)
+    check_choice(y_type, "y_type", {"continuous", "categorical"})
+    kind = "categorical_conditional" if y_type == "categorical" else "conditional"
+    return _registry.get(method, kind).function(kind)(x, y, z, **kwargs)

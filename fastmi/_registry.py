@@ -32,6 +32,9 @@ class Method:
         Function for continuous x against category labels y, if supported.
     conditional : str or None
         Function for I(X; Y | Z), ``fn(x, y, z, **kwargs)``, if supported.
+    categorical_conditional : str or None
+        Function for I(X; Y | Z) with continuous x and z against category labels y,
+        ``fn(x, labels, z, **kwargs)``, if supported.
     entropy : str or None
         How entropies are available from this method, if they are.
     data : {'continuous', 'mixed', 'discrete'}
@@ -61,6 +64,7 @@ class Method:
     mi: str
     categorical: str | None = None
     conditional: str | None = None
+    categorical_conditional: str | None = None
     entropy: str | None = None
     data: str = "continuous"
     point: str = "full-sample estimate"
@@ -77,8 +81,8 @@ class Method:
         return all(importlib.util.find_spec(m) is not None for m in self.requires)
 
     def function(self, kind="mi"):
-        """The callable for ``kind`` ('mi', 'categorical' or 'conditional'), with the
-        method's fixed keyword arguments applied."""
+        """The callable for ``kind`` ('mi', 'categorical', 'conditional' or
+        'categorical_conditional'), with the method's fixed keyword arguments applied."""
         if not self.available:
             raise ImportError(f"method={self.name!r} needs {', '.join(self.requires)}: "
                               f'pip install "fastmi[{self.extra}]"')
@@ -112,6 +116,7 @@ class Method:
             "data": self.data,
             "categorical_y": self.categorical is not None,
             "conditional": self.conditional is not None,
+            "categorical_conditional": self.categorical_conditional is not None,
             "entropy": self.entropy,
             "point": self.point,
             "error_bars": self.error_bars,
@@ -132,7 +137,8 @@ def register(method):
 
 
 def names(kind="mi"):
-    """Registered method names supporting ``kind`` ('mi', 'categorical' or 'conditional')."""
+    """Registered method names supporting ``kind`` ('mi', 'categorical', 'conditional' or
+    'categorical_conditional')."""
     return [m.name for m in _METHODS.values() if getattr(m, kind) is not None]
 
 
@@ -147,7 +153,8 @@ def get(name, kind="mi"):
     check_choice(name, "method", set(_METHODS))
     m = _METHODS[name]
     if getattr(m, kind) is None:
-        what = {"categorical": "y_type='categorical'", "conditional": "conditional MI"}[kind]
+        what = {"categorical": "y_type='categorical'", "conditional": "conditional MI",
+                "categorical_conditional": "conditional MI with y_type='categorical'"}[kind]
         raise ValueError(f"{what} is supported by methods {sorted(names(kind))}, not {name!r}")
     return m
 
@@ -155,7 +162,8 @@ def get(name, kind="mi"):
 class MethodTable(list):
     """The registered methods as a list of dicts, printed as a table."""
 
-    _COLUMNS = ("name", "data", "categorical_y", "conditional", "entropy", "point", "error_bars", "available")
+    _COLUMNS = ("name", "data", "categorical_y", "conditional", "categorical_conditional", "entropy", "point",
+                "error_bars", "available")
 
     def to_pandas(self):
         """The table as a pandas DataFrame."""
@@ -181,8 +189,8 @@ def list_methods():
     -------
     MethodTable
         A list with one dict per method (keys ``name``, ``summary``, ``data``,
-        ``categorical_y``, ``conditional``, ``entropy``, ``point``, ``error_bars``,
-        ``available``, ``install``), printed as a table; ``.to_pandas()`` gives a
+        ``categorical_y``, ``conditional``, ``categorical_conditional``, ``entropy``, ``point``,
+        ``error_bars``, ``available``, ``install``), printed as a table; ``.to_pandas()`` gives a
         DataFrame. A method whose optional dependency is missing is listed with
         ``available=False`` and the ``pip install`` command that enables it.
 
@@ -199,12 +207,14 @@ def list_methods():
 _KNN = "fastmi.knn"
 register(Method(
     "gmm", "fastmi.gmm", "gmm_mutual_info", categorical="gmm_categorical_mutual_info",
-    conditional="gmm_conditional_mutual_info", entropy="GMMMI.entropy (from the fitted mixtures)",
+    conditional="gmm_conditional_mutual_info", categorical_conditional="gmm_categorical_conditional_mutual_info",
+    entropy="GMMMI.entropy (from the fitted mixtures)",
     point="bootstrap mean", error_bars="bootstrap", cheap=False, benchmark=True,
     summary="GMM-MI (Piras et al. 2023): mixture fits chosen by CV, bootstrapped, MC-integrated"))
 register(Method(
     "ksg", _KNN, "ksg_mutual_info", categorical="categorical_ksg_mutual_info",
-    conditional="ksg_conditional_mutual_info", defaults={"variant": 1}, benchmark=True,
+    conditional="ksg_conditional_mutual_info", categorical_conditional="categorical_ksg_conditional_mutual_info",
+    defaults={"variant": 1}, benchmark=True,
     summary="KSG algorithm 1 (Kraskov et al. 2004); Ross (2014) for categorical y; Frenzel-Pompe CMI"))
 register(Method(
     "ksg2", _KNN, "ksg_mutual_info", defaults={"variant": 2},
@@ -213,8 +223,8 @@ register(Method(
     "mixed", _KNN, "mixed_mutual_info", data="mixed",
     summary="Gao, Kannan, Oh & Viswanath (2017) for mixed discrete-continuous data"))
 register(Method(
-    "discrete", "fastmi._plugin", "discrete_mutual_info", data="discrete",
-    summary="plug-in MI of discrete symbols, Miller-Madow corrected"))
+    "discrete", "fastmi._plugin", "discrete_mutual_info", conditional="discrete_conditional_mutual_info",
+    data="discrete", summary="plug-in MI (and CMI) of discrete symbols, Miller-Madow corrected"))
 register(Method(
     "gaussian", "fastmi._plugin", "gaussian_mutual_info",
     summary="closed form under a joint-Gaussian assumption (a baseline)"))

@@ -136,7 +136,7 @@ def test_registry_rejects_a_duplicate_and_unknown_names():
         _registry.register(_registry.Method("ksg", "fastmi.knn", "ksg_mutual_info"))
     with pytest.raises(ValueError, match="method must be one of"):
         fastmi.mutual_info([1.0, 2.0, 3.0], [1.0, 2.0, 4.0], method="nope")
-    with pytest.raises(ValueError, match=r"conditional MI is supported by methods \['gmm', 'ksg'\], not 'gaussian'"):
+    with pytest.raises(ValueError, match=r"conditional MI is supported by methods \['discrete', 'gmm', 'ksg'\], not 'gaussian'"):
         fastmi.conditional_mutual_info([1.0, 2.0, 3.0], [1.0, 2.0, 4.0], [0.0, 1.0, 0.5], method="gaussian")
     with pytest.raises(ValueError, match="method='ksg2' fixes variant=2"):
         fastmi.mutual_info(np.arange(10.0), np.arange(10.0) ** 2, method="ksg2", variant=1)
