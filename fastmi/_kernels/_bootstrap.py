@@ -5,7 +5,7 @@ depend on how replicates are split between threads.
 import numba
 import numpy as np
 
-from .._config import NUMBA_CACHE
+from ._cache import NUMBA_CACHE
 from ._em import EM_NAN, _em_fit_t, _sum
 from ._linalg import LOG_2PI, _cholesky_lower, _invert_lower, _precision_cholesky
 from ._mc import _component_bounds, _mc_categorical_moments, _mc_log_ratio_moments

@@ -19,7 +19,7 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
 
-from .._config import NUMBA_CACHE
+from ._cache import NUMBA_CACHE
 from ._linalg import LOG_2PI, _precision_cholesky
 
 

@@ -10,7 +10,7 @@ block of samples, so no (samples x components) array larger than a block is buil
 import numba
 import numpy as np
 
-from .._config import NUMBA_CACHE
+from ._cache import NUMBA_CACHE
 from ._em import ARITH, BLOCK, _block_exp_sum, _block_log_prob, _dot, _log_positive, _sum
 
 
