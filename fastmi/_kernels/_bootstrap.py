@@ -12,24 +12,6 @@ from ._mc import _component_bounds, _mc_categorical_moments, _mc_log_ratio_momen
 from ._random import _resample_counts
 
 
-@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
-def _distinct_rows(Xt, sw, out_t, out_w):
-    """Copy the columns of Xt (d, n) whose weight sw is positive, and those weights, to the
-    front of out_t (d, U) and out_w (U,), in order, with no data-dependent branch (U = number of
-    positive weights)."""
-    d, n = Xt.shape
-    U = out_w.shape[0]
-    j = 0
-    for i in range(n):
-        if j == U:
-            break
-        for a in range(d):  # written at j whatever the weight: a later kept row overwrites it
-            out_t[a, j] = Xt[a, i]
-        out_w[j] = sw[i]
-        j += sw[i] > 0.0
-
-
-@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
 def _em_fit_resampled(X, codes, states, k_ranges, weights, means, covariances, tol, reg_covar, max_iter,
                       n_iter, converged, lower_bound, status, class_count):
     """Bootstrap fits: replicate b resamples the n rows of X with replacement, drawing from
@@ -42,41 +24,27 @@ def _em_fit_resampled(X, codes, states, k_ranges, weights, means, covariances, t
     bootstrap of n rows has about 0.63 n distinct ones), which is the same EM up to the
     order of summation. A one-component fit is closed form and takes all the class's rows
     with their counts, zeros included.
+
+    Python glue around compiled kernels (``_resample_counts``, ``_em_fit_t``, which release
+    the GIL): compiled, it would re-optimise all of EM once more, for no speed.
     """
     n_rows, d = X.shape
     n_classes = k_ranges.shape[0] - 1
-    class_size = np.zeros(n_classes, dtype=np.int64)
-    for r in range(n_rows):
-        class_size[codes[r]] += 1
+    rows = np.argsort(codes, kind="stable")  # the rows of each class, in order
     offset = np.zeros(n_classes + 1, dtype=np.int64)
-    for c in range(n_classes):
-        offset[c + 1] = offset[c] + class_size[c]
-    # the rows of each class c as one contiguous feature-major block (d, size) starting at
-    # flat[d * offset[c]], and their positions in X
-    flat = np.empty(d * n_rows)
-    rows = np.empty(n_rows, dtype=np.int64)
-    fill = offset[:n_classes].copy()
-    for r in range(n_rows):
-        c = codes[r]
-        j = fill[c]
-        fill[c] += 1
-        rows[j] = r
-        for a in range(d):
-            flat[d * offset[c] + a * class_size[c] + (j - offset[c])] = X[r, a]
+    np.cumsum(np.bincount(codes, minlength=n_classes), out=offset[1:])
+    # each class's rows as one contiguous feature-major block (d, size)
+    blocks = [np.ascontiguousarray(X[rows[offset[c]:offset[c + 1]]].T) for c in range(n_classes)]
     count = np.zeros(n_rows)
-    sw = np.empty(n_rows)
     for b in range(states.shape[0]):
         count[:] = 0.0
         _resample_counts(states[b], count)
         for c in range(n_classes):
             lo, hi = offset[c], offset[c + 1]
-            sw_c = sw[lo:hi]
-            rows_c = rows[lo:hi]
-            for i in range(hi - lo):
-                sw_c[i] = count[rows_c[i]]
+            sw_c = count[rows[lo:hi]]
             class_count[b, c] = _sum(sw_c, hi - lo)
             k0, k1 = k_ranges[c], k_ranges[c + 1]
-            Xt = flat[d * lo:d * hi].reshape((d, hi - lo))
+            Xt = blocks[c]
             w_c = weights[b, k0:k1].copy()
             mu_c = means[b, k0:k1].copy()
             cov_c = covariances[b, k0:k1].copy()
@@ -85,19 +53,12 @@ def _em_fit_resampled(X, codes, states, k_ranges, weights, means, covariances, t
             elif k1 - k0 == 1:
                 it, conv, lb, st = _em_fit_t(Xt, sw_c, w_c, mu_c, cov_c, tol, reg_covar, max_iter)
             else:
-                U = 0
-                for i in range(hi - lo):
-                    U += sw_c[i] > 0.0
-                Xu = np.empty((d, U))
-                wu = np.empty(U)
-                _distinct_rows(Xt, sw_c, Xu, wu)
-                it, conv, lb, st = _em_fit_t(Xu, wu, w_c, mu_c, cov_c, tol, reg_covar, max_iter)
-            for k in range(k1 - k0):  # element-wise: slice assignment compiles a costly error path
-                weights[b, k0 + k] = w_c[k]
-                for a in range(d):
-                    means[b, k0 + k, a] = mu_c[k, a]
-                    for e in range(d):
-                        covariances[b, k0 + k, a, e] = cov_c[k, a, e]
+                keep = sw_c > 0.0
+                it, conv, lb, st = _em_fit_t(np.ascontiguousarray(Xt[:, keep]), sw_c[keep], w_c, mu_c, cov_c, tol,
+                                             reg_covar, max_iter)
+            weights[b, k0:k1] = w_c
+            means[b, k0:k1] = mu_c
+            covariances[b, k0:k1] = cov_c
             n_iter[b, c] = it
             converged[b, c] = conv
             lower_bound[b, c] = lb
@@ -195,38 +156,30 @@ def _control_variate(weights, means, covariances, eval_cols, param_cols, dims, c
     return _gaussian_terms_quadratic(g_mean, g_cov, eval_cols, param_cols, dims, coef, A, h)
 
 
-@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
 def _control_variate_means(weights, means, covariances, eval_cols, param_cols, dims, coef, expected):
     """expected[b] = E[g] under mixture b, g its control variate (see ``_mc_log_ratio_batch``):
     g is quadratic, so only the mixture's mean and covariance enter, c0 - tr(A cov) / 2.
-    NaN where a marginal of the moment-matched Gaussian is not SPD."""
+    NaN where a marginal of the moment-matched Gaussian is not SPD. (Python glue.)"""
     D = means.shape[2]
     g_mean, g_cov, A, h = np.empty(D), np.empty((D, D)), np.empty((D, D)), np.empty(D)
     for b in range(means.shape[0]):
         c0 = _control_variate(weights[b], means[b], covariances[b], eval_cols, param_cols, dims, coef, g_mean, g_cov,
                               A, h)
-        trace = 0.0
+        trace = 0.0  # Python floats: the same IEEE operations, in the same order, as compiled code
         for a in range(D):
             for c in range(D):
-                trace += A[a, c] * g_cov[c, a]
+                trace += float(A[a, c]) * float(g_cov[c, a])
         expected[b] = c0 - 0.5 * trace
 
 
-@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
-def _cumulative(weights, cum):
-    acc = 0.0
-    for k in range(weights.shape[0]):
-        acc += weights[k]
-        cum[k] = acc
-
-
-@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
 def _mc_log_ratio_batch(z, u, weights, means, covariances, eval_cols, param_cols, dims, coef, sums):
     """Add, for each mixture b, to ``sums[b]`` the moments [f, f^2, g, g^2, f g] summed over
     the draws (z feature-major (D, m), u ascending (m,)), where f(x) = sum_t coef_t
     log p_t(x[eval_cols_t]) with p_t mixture b's marginal over ``param_cols_t``, g is the same
     sum for the moment-matched Gaussian of mixture b (a control variate), and x is drawn from
     mixture b. ``sums[b, 0]`` is NaN if b has a non-SPD covariance.
+
+    Python glue around compiled kernels; the samples' work is ``_mc_log_ratio_moments``.
     """
     B, K, D = means.shape
     chol = np.zeros((K, D, D))
@@ -248,8 +201,13 @@ def _mc_log_ratio_batch(z, u, weights, means, covariances, eval_cols, param_cols
                                 t_log_det) or not np.isfinite(cv_c0)):
             sums[b, 0] = np.nan
             continue
-        _cumulative(weights[b], cum_w)
-        _component_bounds(u, cum_w, bounds)
+        acc = 0.0
+        for k in range(K):  # the cumulative weights, summed in order
+            acc += float(weights[b, k])
+            cum_w[k] = acc
+        # the smallest component c with u < cum_w[c]; the last one takes the rest
+        bounds[:K - 1] = np.searchsorted(u, cum_w[:K - 1])
+        bounds[K - 1] = u.shape[0]
         _mc_log_ratio_moments(z, bounds, means[b], chol, eval_cols, dims, coef, log_w, t_means, t_prec,
                               t_log_det, g_mean, cv_A, cv_h, cv_c0, sums[b])
 
