@@ -12,6 +12,24 @@ from ._mc import _component_bounds, _mc_categorical_moments, _mc_log_ratio_momen
 from ._random import _resample_counts
 
 
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
+def _distinct_rows(Xt, sw, out_t, out_w):
+    """Copy the columns of Xt (d, n) whose weight sw is positive, and those weights, to the
+    front of out_t (d, U) and out_w (U,), in order, with no data-dependent branch (U = number of
+    positive weights)."""
+    d, n = Xt.shape
+    U = out_w.shape[0]
+    j = 0
+    for i in range(n):
+        if j == U:
+            break
+        for a in range(d):  # written at j whatever the weight: a later kept row overwrites it
+            out_t[a, j] = Xt[a, i]
+        out_w[j] = sw[i]
+        j += sw[i] > 0.0
+
+
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
 def _em_fit_resampled(X, codes, states, k_ranges, weights, means, covariances, tol, reg_covar, max_iter,
                       n_iter, converged, lower_bound, status, class_count):
     """Bootstrap fits: replicate b resamples the n rows of X with replacement, drawing from
@@ -24,27 +42,41 @@ def _em_fit_resampled(X, codes, states, k_ranges, weights, means, covariances, t
     bootstrap of n rows has about 0.63 n distinct ones), which is the same EM up to the
     order of summation. A one-component fit is closed form and takes all the class's rows
     with their counts, zeros included.
-
-    Python glue around compiled kernels (``_resample_counts``, ``_em_fit_t``, which release
-    the GIL): compiled, it would re-optimise all of EM once more, for no speed.
     """
     n_rows, d = X.shape
     n_classes = k_ranges.shape[0] - 1
-    rows = np.argsort(codes, kind="stable")  # the rows of each class, in order
+    class_size = np.zeros(n_classes, dtype=np.int64)
+    for r in range(n_rows):
+        class_size[codes[r]] += 1
     offset = np.zeros(n_classes + 1, dtype=np.int64)
-    np.cumsum(np.bincount(codes, minlength=n_classes), out=offset[1:])
-    # each class's rows as one contiguous feature-major block (d, size)
-    blocks = [np.ascontiguousarray(X[rows[offset[c]:offset[c + 1]]].T) for c in range(n_classes)]
+    for c in range(n_classes):
+        offset[c + 1] = offset[c] + class_size[c]
+    # the rows of each class c as one contiguous feature-major block (d, size) starting at
+    # flat[d * offset[c]], and their positions in X
+    flat = np.empty(d * n_rows)
+    rows = np.empty(n_rows, dtype=np.int64)
+    fill = offset[:n_classes].copy()
+    for r in range(n_rows):
+        c = codes[r]
+        j = fill[c]
+        fill[c] += 1
+        rows[j] = r
+        for a in range(d):
+            flat[d * offset[c] + a * class_size[c] + (j - offset[c])] = X[r, a]
     count = np.zeros(n_rows)
+    sw = np.empty(n_rows)
     for b in range(states.shape[0]):
         count[:] = 0.0
         _resample_counts(states[b], count)
         for c in range(n_classes):
             lo, hi = offset[c], offset[c + 1]
-            sw_c = count[rows[lo:hi]]
+            sw_c = sw[lo:hi]
+            rows_c = rows[lo:hi]
+            for i in range(hi - lo):
+                sw_c[i] = count[rows_c[i]]
             class_count[b, c] = _sum(sw_c, hi - lo)
             k0, k1 = k_ranges[c], k_ranges[c + 1]
-            Xt = blocks[c]
+            Xt = flat[d * lo:d * hi].reshape((d, hi - lo))
             w_c = weights[b, k0:k1].copy()
             mu_c = means[b, k0:k1].copy()
             cov_c = covariances[b, k0:k1].copy()
@@ -53,12 +85,19 @@ def _em_fit_resampled(X, codes, states, k_ranges, weights, means, covariances, t
             elif k1 - k0 == 1:
                 it, conv, lb, st = _em_fit_t(Xt, sw_c, w_c, mu_c, cov_c, tol, reg_covar, max_iter)
             else:
-                keep = sw_c > 0.0
-                it, conv, lb, st = _em_fit_t(np.ascontiguousarray(Xt[:, keep]), sw_c[keep], w_c, mu_c, cov_c, tol,
-                                             reg_covar, max_iter)
-            weights[b, k0:k1] = w_c
-            means[b, k0:k1] = mu_c
-            covariances[b, k0:k1] = cov_c
+                U = 0
+                for i in range(hi - lo):
+                    U += sw_c[i] > 0.0
+                Xu = np.empty((d, U))
+                wu = np.empty(U)
+                _distinct_rows(Xt, sw_c, Xu, wu)
+                it, conv, lb, st = _em_fit_t(Xu, wu, w_c, mu_c, cov_c, tol, reg_covar, max_iter)
+            for k in range(k1 - k0):  # element-wise: slice assignment compiles a costly error path
+                weights[b, k0 + k] = w_c[k]
+                for a in range(d):
+                    means[b, k0 + k, a] = mu_c[k, a]
+                    for e in range(d):
+                        covariances[b, k0 + k, a, e] = cov_c[k, a, e]
             n_iter[b, c] = it
             converged[b, c] = conv
             lower_bound[b, c] = lb
