@@ -99,7 +99,7 @@ def install():
         classes.insert(0, KernelCacheLocator)
 
 
-FIRST_RUN_SECONDS = 20  # measured: a first ``fastmi demo`` on 2 cores
+FIRST_RUN_SECONDS = 15  # measured: a first ``fastmi demo`` on 2 cores
 
 
 class _FirstCompileNote(event.Listener):
