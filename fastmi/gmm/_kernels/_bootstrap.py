@@ -5,7 +5,7 @@ depend on how replicates are split between threads.
 import numba
 import numpy as np
 
-from ..._config import NUMBA_CACHE
+from ._cache import NUMBA_CACHE
 from ._em import EM_NAN, _em_fit_t, _sum
 from ._linalg import LOG_2PI, _cholesky_lower, _invert_lower, _precision_cholesky
 from ._mc import _component_bounds, _mc_categorical_moments, _mc_log_ratio_moments
@@ -195,38 +195,30 @@ def _control_variate(weights, means, covariances, eval_cols, param_cols, dims, c
     return _gaussian_terms_quadratic(g_mean, g_cov, eval_cols, param_cols, dims, coef, A, h)
 
 
-@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
 def _control_variate_means(weights, means, covariances, eval_cols, param_cols, dims, coef, expected):
     """expected[b] = E[g] under mixture b, g its control variate (see ``_mc_log_ratio_batch``):
     g is quadratic, so only the mixture's mean and covariance enter, c0 - tr(A cov) / 2.
-    NaN where a marginal of the moment-matched Gaussian is not SPD."""
+    NaN where a marginal of the moment-matched Gaussian is not SPD. (Python glue.)"""
     D = means.shape[2]
     g_mean, g_cov, A, h = np.empty(D), np.empty((D, D)), np.empty((D, D)), np.empty(D)
     for b in range(means.shape[0]):
         c0 = _control_variate(weights[b], means[b], covariances[b], eval_cols, param_cols, dims, coef, g_mean, g_cov,
                               A, h)
-        trace = 0.0
+        trace = 0.0  # Python floats: the same IEEE operations, in the same order, as compiled code
         for a in range(D):
             for c in range(D):
-                trace += A[a, c] * g_cov[c, a]
+                trace += float(A[a, c]) * float(g_cov[c, a])
         expected[b] = c0 - 0.5 * trace
 
 
-@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
-def _cumulative(weights, cum):
-    acc = 0.0
-    for k in range(weights.shape[0]):
-        acc += weights[k]
-        cum[k] = acc
-
-
-@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
 def _mc_log_ratio_batch(z, u, weights, means, covariances, eval_cols, param_cols, dims, coef, sums):
     """Add, for each mixture b, to ``sums[b]`` the moments [f, f^2, g, g^2, f g] summed over
     the draws (z feature-major (D, m), u ascending (m,)), where f(x) = sum_t coef_t
     log p_t(x[eval_cols_t]) with p_t mixture b's marginal over ``param_cols_t``, g is the same
     sum for the moment-matched Gaussian of mixture b (a control variate), and x is drawn from
     mixture b. ``sums[b, 0]`` is NaN if b has a non-SPD covariance.
+
+    Python glue around compiled kernels; the samples' work is ``_mc_log_ratio_moments``.
     """
     B, K, D = means.shape
     chol = np.zeros((K, D, D))
@@ -248,8 +240,13 @@ def _mc_log_ratio_batch(z, u, weights, means, covariances, eval_cols, param_cols
                                 t_log_det) or not np.isfinite(cv_c0)):
             sums[b, 0] = np.nan
             continue
-        _cumulative(weights[b], cum_w)
-        _component_bounds(u, cum_w, bounds)
+        acc = 0.0
+        for k in range(K):  # the cumulative weights, summed in order
+            acc += float(weights[b, k])
+            cum_w[k] = acc
+        # the smallest component c with u < cum_w[c]; the last one takes the rest
+        bounds[:K - 1] = np.searchsorted(u, cum_w[:K - 1])
+        bounds[K - 1] = u.shape[0]
         _mc_log_ratio_moments(z, bounds, means[b], chol, eval_cols, dims, coef, log_w, t_means, t_prec,
                               t_log_det, g_mean, cv_A, cv_h, cv_c0, sums[b])
 

@@ -19,7 +19,7 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
 
-from ..._config import NUMBA_CACHE
+from ._cache import NUMBA_CACHE
 from ._linalg import LOG_2PI, _precision_cholesky
 
 
@@ -299,6 +299,7 @@ def _e_step(Xt, sw, log_w, means, prec_chol, log_det, center, nk, s1, s2):
     s1[:] = 0.0
     s2[:] = 0.0
     rows = np.arange(d)
+    k0 = np.int64(0)  # not a literal 0: every caller of _block_log_prob shares one compiled signature
     lp = np.empty((K, BLOCK))
     acc = np.empty(BLOCK)
     ya = np.empty(BLOCK)
@@ -308,7 +309,7 @@ def _e_step(Xt, sw, log_w, means, prec_chol, log_det, center, nk, s1, s2):
     total = 0.0
     for i0 in range(0, n, BLOCK):
         m = min(BLOCK, n - i0)
-        _block_log_prob(Xt, rows, i0, m, log_w, means, prec_chol, log_det, 0, K, lp, acc, ya)
+        _block_log_prob(Xt, rows, i0, m, log_w, means, prec_chol, log_det, k0, K, lp, acc, ya)
         _block_logsumexp(lp, K, m, lse, vmax, acc)
         swb = sw[i0:i0 + m]
         total += _dot(swb, lse, m)
@@ -460,9 +461,12 @@ def _gaussian_fit_t(Xt, sw, weights, means, covariances, reg_covar):
     return 1, True, ll, EM_OK
 
 
-@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
 def _mean_log_likelihood(X, weights, means, covariances):
-    """Mean log-likelihood per sample of X under the mixture; NaN if a covariance is not SPD."""
+    """Mean log-likelihood per sample of X under the mixture; NaN if a covariance is not SPD.
+
+    (Python glue around two compiled kernels: compiling it would re-optimise the whole
+    E-step once more, for no speed.)
+    """
     n, d = X.shape
     K = means.shape[0]
     chol = np.zeros((K, d, d))
@@ -471,6 +475,12 @@ def _mean_log_likelihood(X, weights, means, covariances):
     if _precision_cholesky(covariances, chol, prec_chol, log_det) >= 0:
         return np.nan
     # the E-step's statistics are a few percent of its cost; one kernel serves both
-    total = _e_step(np.ascontiguousarray(X.T), np.ones(n), np.log(weights), means, prec_chol, log_det, means,
+    total = _e_step(np.ascontiguousarray(X.T), np.ones(n), _log(weights), means, prec_chol, log_det, means,
                     np.empty(K), np.empty((K, d)), np.empty((K, d, d)))
     return total / n
+
+
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
+def _log(a):
+    """np.log(a), as compiled code computes it (libm's log; NumPy's own may differ in the last bit)."""
+    return np.log(a)

@@ -3,7 +3,7 @@ M-step from hard labels or responsibilities. Random numbers come from the caller
 import numba
 import numpy as np
 
-from ..._config import NUMBA_CACHE
+from ._cache import NUMBA_CACHE
 
 
 @numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)

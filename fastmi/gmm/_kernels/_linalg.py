@@ -3,7 +3,7 @@ import math
 
 import numba
 
-from ..._config import NUMBA_CACHE
+from ._cache import NUMBA_CACHE
 
 LOG_2PI = math.log(2.0 * math.pi)
 

@@ -10,7 +10,7 @@ block of samples, so no (samples x components) array larger than a block is buil
 import numba
 import numpy as np
 
-from ..._config import NUMBA_CACHE
+from ._cache import NUMBA_CACHE
 from ._em import ARITH, BLOCK, _block_exp_sum, _block_log_prob, _dot, _log_positive, _sum
 
 
@@ -97,6 +97,7 @@ def _mc_log_ratio_moments(z, bounds, means, chol, term_cols, term_dims, term_coe
     D, n = z.shape
     T = term_cols.shape[0]
     K = bounds.shape[0]
+    i00 = np.int64(0)  # not a literal 0: every caller of _block_log_prob shares one compiled signature
     pts = np.empty((D, BLOCK))
     v = np.empty((D, BLOCK))
     lp = np.empty((K, BLOCK))
@@ -116,7 +117,7 @@ def _mc_log_ratio_moments(z, bounds, means, chol, term_cols, term_dims, term_coe
             num[i] = 1.0
             den[i] = 1.0
         for t in range(T):
-            _block_log_prob(pts, term_cols[t, :term_dims[t]], 0, m, term_log_w, term_means, term_prec_chol,
+            _block_log_prob(pts, term_cols[t, :term_dims[t]], i00, m, term_log_w, term_means, term_prec_chol,
                             term_log_det, t * K, K, lp, acc, ya)
             _block_exp_sum(lp, K, m, vmax, ssum)
             if term_coef[t] > 0:
@@ -151,6 +152,7 @@ def _mc_categorical_moments(z, bounds, means, chol, prec_chol, log_det, comp_cla
     D, n = z.shape
     J = means.shape[0]
     rows = np.arange(D)
+    i00 = np.int64(0)  # not a literal 0 (see _mc_log_ratio_moments)
     pts = np.empty((D, BLOCK))
     lp = np.empty((J, BLOCK))
     lc = np.empty((J, BLOCK))
@@ -166,7 +168,7 @@ def _mc_categorical_moments(z, bounds, means, chol, prec_chol, log_det, comp_cla
     for i0 in range(0, n, BLOCK):
         m = min(BLOCK, n - i0)
         _draw_block(z, i0, m, bounds, means, chol, pts)
-        _block_log_prob(pts, rows, 0, m, log_w_joint, means, prec_chol, log_det, 0, J, lp, acc, ya)
+        _block_log_prob(pts, rows, i00, m, log_w_joint, means, prec_chol, log_det, i00, J, lp, acc, ya)
         lo = i0
         for j in range(J):
             shift = log_w_within[j] - log_w_joint[j]

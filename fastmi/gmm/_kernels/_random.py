@@ -12,7 +12,7 @@ from llvmlite import ir
 from numba.core import types
 from numba.extending import intrinsic
 
-from ..._config import NUMBA_CACHE
+from ._cache import NUMBA_CACHE
 
 _MULTIPLIER = 47026247687942121848144207491837523525  # PCG's default 128-bit multiplier, as NumPy's PCG64 uses
 
