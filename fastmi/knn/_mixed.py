@@ -12,8 +12,8 @@ from .. import _ksg_cy
 from .._subsample import _doc, check_common, subsampled_result
 from .._validation import (check_class_labels, check_conditioning, check_continuous, check_int, check_rng,
                            check_same_length)
-from ._common import (_LEAFSIZE, _Presort, _count_within, _jitter_amplitude, _mean_digamma, _prepare, _strict,
-                      _warn_ties, setup)
+from ._common import (_LEAFSIZE, _ROSS_TIE_ADVICE, _Presort, _count_within, _jitter_amplitude, _mean_digamma,
+                      _prepare, _strict, _warn_ties, setup)
 
 
 _MIN_CLASS_SIZE_DOC = """\
@@ -234,7 +234,7 @@ def categorical_ksg_mutual_info(x, labels, *, k=3, standardize=True, jitter=Fals
                                         rng=rng, n_jobs=n_jobs, unit=unit)
     k, n_threads = c["k"], c["n_threads"]
     point, tied = _ross_value(x, codes, k, n_threads)
-    _warn_ties(tied, c["n"], "the Ross estimator")
+    _warn_ties(tied, c["n"], "the Ross estimator", _ROSS_TIE_ADVICE)
     diagnostics = {**c["diagnostics"], "n_tied": tied}
     return subsampled_result(lambda a, b: _ross_value(a, b, k, n_threads)[0], [x, codes], point,
                              n_bootstrap=c["n_bootstrap"], m=c["m"], why=c["why"], rng=c["rng"], unit=unit,
@@ -359,7 +359,7 @@ def categorical_ksg_conditional_mutual_info(x, labels, z, *, k=3, standardize=Tr
                                           subsample=subsample, rng=rng, n_jobs=n_jobs, unit=unit, names="xz")
     k, n_threads = c["k"], c["n_threads"]
     point, tied = _ross_cmi_value(x, z, codes, k, n_threads)
-    _warn_ties(tied, c["n"], "the Ross estimator")
+    _warn_ties(tied, c["n"], "the Ross estimator", _ROSS_TIE_ADVICE)
     diagnostics = {**c["diagnostics"], "n_tied": tied, "dims_z": int(z.shape[1])}
     return subsampled_result(lambda a, b, d: _ross_cmi_value(a, b, d, k, n_threads)[0], [x, z, codes], point,
                              n_bootstrap=c["n_bootstrap"], m=c["m"], why=c["why"], rng=c["rng"], unit=unit,
