@@ -8,7 +8,7 @@ Dask), :mod:`fastmi.interpret` (MIG and other interpretability tools) and :mod:`
 """
 from importlib.metadata import PackageNotFoundError, version
 
-from ._api import conditional_mutual_info, mutual_info
+from ._api import conditional_mutual_info, entropy, kl_divergence, mutual_info
 from ._plot import plot_bootstrap, plot_cv, plot_fit, plot_mi_matrix
 from ._registry import list_methods
 from ._result import MIResult
@@ -33,5 +33,5 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = ["ConvergenceWarning", "GMMMI", "MIGResult", "MIMatrix", "MIResult", "__version__",
-           "conditional_mutual_info", "factor_entropy", "list_methods", "load_model", "mi_matrix", "mig",
-           "mutual_info", "plot_bootstrap", "plot_cv", "plot_fit", "plot_mi_matrix"]
+           "conditional_mutual_info", "entropy", "factor_entropy", "kl_divergence", "list_methods", "load_model",
+           "mi_matrix", "mig", "mutual_info", "plot_bootstrap", "plot_cv", "plot_fit", "plot_mi_matrix"]

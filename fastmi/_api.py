@@ -106,3 +106,57 @@ def conditional_mutual_info(x, y, z, *, method="gmm", y_type="continuous", **kwa
     check_choice(y_type, "y_type", {"continuous", "categorical"})
     kind = "categorical_conditional" if y_type == "categorical" else "conditional"
     return _registry.get(method, kind).function(kind)(x, y, z, **kwargs)
+
+
+def entropy(x, *, method="knn", **kwargs):
+    """Estimate the differential entropy H(X) from samples.
+
+    Parameters
+    ----------
+    x : array-like of shape (n_samples,) or (n_samples, d)
+        Continuous samples of X.
+    method : str, default='knn'
+        A registered method with entropy support (``fastmi.list_methods()``, column
+        ``entropy``). 'knn' is the Kozachenko-Leonenko estimator
+        (:func:`fastmi.knn.knn_entropy`).
+    **kwargs
+        Passed to the estimator (``k``, ``metric``, ``rng``, ``n_jobs``, ``unit``,
+        ``n_bootstrap``, ...).
+
+    Returns
+    -------
+    MIResult
+        ``quantity`` is 'entropy'; ``mi`` holds H.
+
+    Examples
+    --------
+    >>> import numpy as np, fastmi
+    >>> x = np.random.default_rng(0).standard_normal((5000, 2))
+    >>> r = fastmi.entropy(x, k=3, rng=0)        # truth: log(2 pi e) = 2.838 nat
+    >>> r.quantity, r.method
+    ('entropy', 'knn')
+    """
+    return _registry.get(method, "entropy").function("entropy")(x, **kwargs)
+
+
+def kl_divergence(p_samples, q_samples, *, method="knn", **kwargs):
+    """Estimate the Kullback-Leibler divergence D(P || Q) from samples of P and of Q.
+
+    Parameters
+    ----------
+    p_samples : array-like of shape (n, d)
+        Samples of P.
+    q_samples : array-like of shape (m, d)
+        Samples of Q, with the same number of columns.
+    method : str, default='knn'
+        A registered method with KL support (``fastmi.list_methods()``, column ``kl``).
+        'knn' is the Wang-Kulkarni-Verdu estimator (:func:`fastmi.knn.knn_kl_divergence`).
+    **kwargs
+        Passed to the estimator.
+
+    Returns
+    -------
+    MIResult
+        ``quantity`` is 'kl'; ``mi`` holds D(P || Q).
+    """
+    return _registry.get(method, "kl").function("kl")(p_samples, q_samples, **kwargs)

@@ -25,9 +25,10 @@ class Method:
         The ``method=`` name.
     module : str
         Module holding the callables (imported on first use).
-    mi : str
+    mi : str or None
         Function for I(X; Y) with continuous (or, for discrete methods, symbolic) y:
-        ``fn(x, y, **kwargs) -> MIResult``.
+        ``fn(x, y, **kwargs) -> MIResult``; None for a method that offers only entropy
+        and/or KL divergence.
     categorical : str or None
         Function for continuous x against category labels y, if supported.
     conditional : str or None
@@ -36,7 +37,11 @@ class Method:
         Function for I(X; Y | Z) with continuous x and z against category labels y,
         ``fn(x, labels, z, **kwargs)``, if supported.
     entropy : str or None
-        How entropies are available from this method, if they are.
+        Function for the differential entropy H(X), ``fn(x, **kwargs) -> MIResult``
+        (``quantity='entropy'``), if supported.
+    kl : str or None
+        Function for the KL divergence D(P || Q) from samples of P and Q,
+        ``fn(p_samples, q_samples, **kwargs) -> MIResult`` (``quantity='kl'``), if supported.
     data : {'continuous', 'mixed', 'discrete'}
         The data the method is meant for: continuous, discrete-continuous mixtures, or
         discrete symbols (labels of any type).
@@ -61,11 +66,12 @@ class Method:
 
     name: str
     module: str
-    mi: str
+    mi: str | None = None
     categorical: str | None = None
     conditional: str | None = None
     categorical_conditional: str | None = None
     entropy: str | None = None
+    kl: str | None = None
     data: str = "continuous"
     point: str = "full-sample estimate"
     error_bars: str = "subsample"
@@ -81,8 +87,9 @@ class Method:
         return all(importlib.util.find_spec(m) is not None for m in self.requires)
 
     def function(self, kind="mi"):
-        """The callable for ``kind`` ('mi', 'categorical', 'conditional' or
-        'categorical_conditional'), with the method's fixed keyword arguments applied."""
+        """The callable for ``kind`` ('mi', 'categorical', 'conditional',
+        'categorical_conditional', 'entropy' or 'kl'), with the method's fixed keyword
+        arguments applied to its 'mi' function."""
         if not self.available:
             raise ImportError(f"method={self.name!r} needs {', '.join(self.requires)}: "
                               f'pip install "fastmi[{self.extra}]"')
@@ -114,10 +121,12 @@ class Method:
             "name": self.name,
             "summary": self.summary,
             "data": self.data,
+            "mi": self.mi is not None,
             "categorical_y": self.categorical is not None,
             "conditional": self.conditional is not None,
             "categorical_conditional": self.categorical_conditional is not None,
-            "entropy": self.entropy,
+            "entropy": self.entropy is not None,
+            "kl": self.kl is not None,
             "point": self.point,
             "error_bars": self.error_bars,
             "available": self.available,
@@ -137,8 +146,9 @@ def register(method):
 
 
 def names(kind="mi"):
-    """Registered method names supporting ``kind`` ('mi', 'categorical', 'conditional' or
-    'categorical_conditional')."""
+    """Registered method names supporting ``kind`` ('mi', 'categorical', 'conditional',
+    'categorical_conditional', 'entropy' or 'kl'). The default, 'mi', leaves out the methods
+    that estimate only entropies or KL divergences."""
     return [m.name for m in _METHODS.values() if getattr(m, kind) is not None]
 
 
@@ -153,8 +163,9 @@ def get(name, kind="mi"):
     check_choice(name, "method", set(_METHODS))
     m = _METHODS[name]
     if getattr(m, kind) is None:
-        what = {"categorical": "y_type='categorical'", "conditional": "conditional MI",
-                "categorical_conditional": "conditional MI with y_type='categorical'"}[kind]
+        what = {"mi": "mutual information", "categorical": "y_type='categorical'", "conditional": "conditional MI",
+                "categorical_conditional": "conditional MI with y_type='categorical'", "entropy": "entropy",
+                "kl": "KL divergence"}[kind]
         raise ValueError(f"{what} is supported by methods {sorted(names(kind))}, not {name!r}")
     return m
 
@@ -162,8 +173,8 @@ def get(name, kind="mi"):
 class MethodTable(list):
     """The registered methods as a list of dicts, printed as a table."""
 
-    _COLUMNS = ("name", "data", "categorical_y", "conditional", "categorical_conditional", "entropy", "point",
-                "error_bars", "available")
+    _COLUMNS = ("name", "data", "mi", "categorical_y", "conditional", "categorical_conditional", "entropy", "kl",
+                "point", "error_bars", "available")
 
     def to_pandas(self):
         """The table as a pandas DataFrame."""
@@ -183,14 +194,17 @@ class MethodTable(list):
 
 
 def list_methods():
-    """The MI estimators fastmi offers and what each supports.
+    """The estimators fastmi offers (MI, and entropy / KL divergence) and what each supports.
 
     Returns
     -------
     MethodTable
-        A list with one dict per method (keys ``name``, ``summary``, ``data``,
-        ``categorical_y``, ``conditional``, ``categorical_conditional``, ``entropy``, ``point``,
-        ``error_bars``, ``available``, ``install``), printed as a table; ``.to_pandas()`` gives a
+        A list with one dict per method (keys ``name``, ``summary``, ``data``, ``mi``,
+        ``categorical_y``, ``conditional``, ``categorical_conditional``, ``entropy``, ``kl``,
+        ``point``, ``error_bars``, ``available``, ``install``; the capability keys are booleans:
+        ``mi`` for I(X; Y), ``entropy`` for H(X) and ``kl`` for D(P || Q) through
+        :func:`fastmi.mutual_info`, :func:`fastmi.entropy` and :func:`fastmi.kl_divergence`),
+        printed as a table; ``.to_pandas()`` gives a
         DataFrame. A method whose optional dependency is missing is listed with
         ``available=False`` and the ``pip install`` command that enables it.
 
@@ -208,9 +222,9 @@ _KNN = "fastmi.knn"
 register(Method(
     "gmm", "fastmi.gmm", "gmm_mutual_info", categorical="gmm_categorical_mutual_info",
     conditional="gmm_conditional_mutual_info", categorical_conditional="gmm_categorical_conditional_mutual_info",
-    entropy="GMMMI.entropy (from the fitted mixtures)",
     point="bootstrap mean", error_bars="bootstrap", cheap=False, benchmark=True,
-    summary="GMM-MI (Piras et al. 2023): mixture fits chosen by CV, bootstrapped, MC-integrated"))
+    summary="GMM-MI (Piras et al. 2023): mixture fits chosen by CV, bootstrapped, MC-integrated; entropies and "
+            "KL divergences of the fitted mixtures via GMMMI.entropy / GMMMI.kl_divergence"))
 register(Method(
     "ksg", _KNN, "ksg_mutual_info", categorical="categorical_ksg_mutual_info",
     conditional="ksg_conditional_mutual_info", categorical_conditional="categorical_ksg_conditional_mutual_info",
@@ -228,3 +242,7 @@ register(Method(
 register(Method(
     "gaussian", "fastmi._plugin", "gaussian_mutual_info",
     summary="closed form under a joint-Gaussian assumption (a baseline)"))
+register(Method(
+    "knn", _KNN, entropy="knn_entropy", kl="knn_kl_divergence",
+    summary="Kozachenko-Leonenko (1987) entropy and Wang-Kulkarni-Verdu (2009) KL divergence, "
+            "max-norm or Euclidean"))
