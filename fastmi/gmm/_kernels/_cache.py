@@ -13,6 +13,13 @@ an edited kernel gets a new folder rather than running stale code. For the same 
 file's stamp is the digest, not its mtime: a reinstall of the same sources reuses the cache.
 
 ``FASTMI_NUMBA_CACHE=0`` disables caching; so does a cache folder that cannot be written.
+
+Ahead-of-time compilation: ``setup.py`` compiles every kernel when fastmi is built (on the
+machine that installs it) and ships the cache files in ``_prebuilt/``. An empty cache folder
+is filled from there on first import, so a fresh node or container skips the compilation.
+The copy is used only when the kernel digest and the Numba version match; Numba itself
+recompiles any entry made for another CPU. Nothing is ever written into the package at run
+time.
 """
 import hashlib
 import os
@@ -20,6 +27,7 @@ import sys
 import tempfile
 from pathlib import Path
 
+import numba
 from numba.core import caching, config, event
 
 from ..._config import NUMBA_CACHE as _WANTED
@@ -52,10 +60,33 @@ def _writable(path):
         return False
 
 
+def prebuilt_name(digest, numba_version):
+    """The folder under ``_prebuilt/`` that holds the build-time cache of these sources."""
+    return f"kernels-{digest}-numba{numba_version}"
+
+
+def _seed_from_prebuilt(cache_dir, prebuilt):
+    """Copy the build-time cache files into an empty cache folder (never overwriting)."""
+    if not prebuilt.is_dir() or any(cache_dir.glob("*.nbi")):
+        return
+    for src in prebuilt.iterdir():
+        if src.suffix in (".nbi", ".nbc"):
+            tmp = cache_dir / f".{src.name}.{os.getpid()}.tmp"
+            try:
+                tmp.write_bytes(src.read_bytes())
+                os.replace(tmp, cache_dir / src.name)  # atomic: a concurrent reader sees all or nothing
+            except OSError:
+                tmp.unlink(missing_ok=True)
+                return
+
+
 DIGEST = _digest()
 CACHE_DIR = cache_root() / f"kernels-{DIGEST}"
+PREBUILT = KERNEL_DIR / "_prebuilt" / prebuilt_name(DIGEST, numba.__version__)
 #: Whether the kernels are compiled with ``cache=True`` (into CACHE_DIR).
 NUMBA_CACHE = bool(_WANTED) and _writable(CACHE_DIR)
+if NUMBA_CACHE:
+    _seed_from_prebuilt(CACHE_DIR, PREBUILT)
 #: True when caching is on but nothing is cached yet: the first GMM call compiles.
 COLD = NUMBA_CACHE and not any(CACHE_DIR.glob("*.nbi"))
 
