@@ -32,6 +32,7 @@ def _run(tmp_path, **env_changes):
     env = dict(os.environ)
     env.pop("NUMBA_CACHE_DIR", None)
     env.pop("FASTMI_NUMBA_CACHE", None)
+    env["FASTMI_PREBUILT"] = "0"  # these tests watch the kernels compile
     env.update(env_changes)
     env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     proc = subprocess.run([sys.executable, "-c", FIT], env=env, cwd=tmp_path, capture_output=True, text=True)
@@ -44,7 +45,7 @@ def _assert_package_untouched(before):
     new = sorted(str(p) for p in after if p not in before and p.suffix != ".pyc")
     changed = sorted(str(p) for p in before if p in after and after[p] != before[p] and p.suffix != ".pyc")
     assert not new and not changed, (new, changed)
-    assert not list(PACKAGE.rglob("*.nb[ic]"))
+    assert not [p for p in PACKAGE.rglob("*.nb[ic]") if "_prebuilt" not in p.parts]  # shipped at build time
 
 
 @pytest.mark.slow
@@ -90,3 +91,39 @@ def test_unwritable_cache_falls_back_silently(tmp_path):
     proc = _run(tmp_path, XDG_CACHE_HOME=str(blocker))
     assert "compiling" not in proc.stderr
     _assert_package_untouched(before)
+
+
+def test_empty_cache_is_seeded_from_the_build_time_copy(tmp_path):
+    """The files compiled at build time fill an empty cache folder, never overwrite one, and only
+    the .nbi/.nbc files are taken."""
+    from fastmi.gmm._kernels import _cache
+
+    prebuilt = tmp_path / "prebuilt"
+    prebuilt.mkdir()
+    (prebuilt / "_em.f-1.py311.nbi").write_bytes(b"index")
+    (prebuilt / "_em.f-1.py311.1.nbc").write_bytes(b"code")
+    (prebuilt / "notes.txt").write_text("not a cache file")
+    empty = tmp_path / "cache"
+    empty.mkdir()
+    _cache._seed_from_prebuilt(empty, prebuilt)
+    assert sorted(p.name for p in empty.iterdir()) == ["_em.f-1.py311.1.nbc", "_em.f-1.py311.nbi"]
+    assert (empty / "_em.f-1.py311.1.nbc").read_bytes() == b"code"
+    used = tmp_path / "used"
+    used.mkdir()
+    (used / "_mc.g-2.py311.nbi").write_bytes(b"mine")
+    _cache._seed_from_prebuilt(used, prebuilt)  # a cache in use is left alone
+    assert [p.name for p in used.iterdir()] == ["_mc.g-2.py311.nbi"]
+    _cache._seed_from_prebuilt(empty, tmp_path / "missing")  # no shipped copy: nothing happens
+    assert _cache.prebuilt_name("abc", "0.1") == "kernels-abc-numba0.1"
+
+
+@pytest.mark.slow
+def test_warmup_command_compiles_into_the_user_cache(tmp_path):
+    env = dict(os.environ, NUMBA_CACHE_DIR=str(tmp_path / "numba"), FASTMI_PREBUILT="0")
+    env["PYTHONPATH"] = str(ROOT) + os.pathsep + env.get("PYTHONPATH", "")
+    proc = subprocess.run([sys.executable, "-m", "fastmi._cli", "warmup"], env=env, cwd=tmp_path,
+                          capture_output=True, text=True, timeout=600)
+    assert proc.returncode == 0, proc.stderr
+    cache = tmp_path / "numba" / "fastmi"
+    assert f"cached in {cache}" in proc.stdout
+    assert len(list(cache.glob("kernels-*/*.nbi"))) >= 20

@@ -18,8 +18,8 @@ Ahead-of-time compilation: ``setup.py`` compiles every kernel when fastmi is bui
 machine that installs it) and ships the cache files in ``_prebuilt/``. An empty cache folder
 is filled from there on first import, so a fresh node or container skips the compilation.
 The copy is used only when the kernel digest and the Numba version match; Numba itself
-recompiles any entry made for another CPU. Nothing is ever written into the package at run
-time.
+recompiles any entry made for another CPU. ``FASTMI_PREBUILT=0`` ignores the shipped copy.
+Nothing is ever written into the package at run time.
 """
 import hashlib
 import os
@@ -85,7 +85,7 @@ CACHE_DIR = cache_root() / f"kernels-{DIGEST}"
 PREBUILT = KERNEL_DIR / "_prebuilt" / prebuilt_name(DIGEST, numba.__version__)
 #: Whether the kernels are compiled with ``cache=True`` (into CACHE_DIR).
 NUMBA_CACHE = bool(_WANTED) and _writable(CACHE_DIR)
-if NUMBA_CACHE:
+if NUMBA_CACHE and os.environ.get("FASTMI_PREBUILT", "1").lower() not in {"0", "false", "no"}:
     _seed_from_prebuilt(CACHE_DIR, PREBUILT)
 #: True when caching is on but nothing is cached yet: the first GMM call compiles.
 COLD = NUMBA_CACHE and not any(CACHE_DIR.glob("*.nbi"))
