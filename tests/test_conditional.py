@@ -350,3 +350,15 @@ def test_bad_conditional_inputs(rng):
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         fastmi.conditional_mutual_info(x, labels, z, method="ksg", y_type="categorical", n_bootstrap=0)
+
+
+def test_gmm_categorical_cmi_on_the_numpy_backend_and_after_save_load(rng, tmp_path):
+    x, labels, z = _explained_away(rng, 800)
+    kw = dict(y_type="categorical", rng=0, **GMM_FAST)
+    a = fastmi.GMMMI(**kw).fit_estimate(x, labels, z)
+    b = fastmi.GMMMI(backend="numpy", **kw).fit_estimate(x, labels, z)
+    assert b.mi == pytest.approx(a.mi, abs=1e-9)
+    est = fastmi.GMMMI(**{**kw, "n_bootstrap": 0}).fit(x, labels, z)
+    est.save(tmp_path / "m.npz")
+    loaded = fastmi.load_model(tmp_path / "m.npz").estimate()
+    assert (loaded.mi, loaded.quantity, loaded.method) == (est.estimate().mi, "cmi", "gmm-categorical-cmi")
