@@ -321,6 +321,18 @@ def test_failing_pair_raises_with_its_names_or_becomes_nan():
     assert "too few" in m.diagnostics["errors"]["a1|b0"]
 
 
+@pytest.mark.parametrize("executor", ["threads", "processes"])
+def test_the_error_raised_is_the_first_failing_pair_whatever_the_schedule(executor):
+    """Every pair fails; on any number of workers the error is pair (a0, b0)'s, the first in
+    pair order, not whichever finished first."""
+    rng = np.random.default_rng(0)
+    a = rng.standard_normal((60, 3))
+    b = rng.standard_normal((60, 3))
+    for _ in range(3 if executor == "threads" else 1):
+        with pytest.raises(ValueError, match=r"^pair \('a0', 'b0'\).*too few"):
+            fastmi.mi_matrix(a, b, n_components=500, n_jobs=2, executor=executor, progress=False)
+
+
 def test_categorical_columns():
     rng = np.random.default_rng(2)
     n = 600

@@ -184,11 +184,18 @@ def _run_local(data, tasks, spec, n_workers, executor):
                                    initializer=_set_process_data, initargs=(data,))
         submit = lambda t: pool.submit(_run_pairs_in_process, t, spec)  # noqa: E731
     try:
-        pending = {submit(t) for t in tasks}
+        futures = [submit(t) for t in tasks]
+        order = {fut: k for k, fut in enumerate(futures)}
+        pending = set(futures)
         while pending:
             done, pending = wait(pending, return_when=FIRST_EXCEPTION)
-            for fut in done:
-                yield fut.result()  # re-raises a task's exception
+            for fut in sorted(done, key=order.get):
+                if fut.exception() is not None:
+                    # the pool runs tasks in order, so the earlier ones are running or done: the
+                    # error raised is the first in task order, whatever the timing
+                    wait(futures[:order[fut]])
+                    raise next(f.exception() for f in futures if f.done() and f.exception() is not None)
+                yield fut.result()
     finally:
         pool.shutdown(wait=True, cancel_futures=True)
 
@@ -198,15 +205,20 @@ def _run_dask(client, data, tasks, spec):
     every task depends on that one future; yields each task's output as it finishes."""
     try:
         from distributed import as_completed
+        from distributed import wait as dask_wait
     except ImportError:  # pragma: no cover - a Client exists, so distributed does
         raise ImportError("client= needs dask.distributed: pip install 'fastmi[dask]'") from None
     data_future = client.scatter(data, broadcast=False, hash=False)
     token = uuid.uuid4().hex[:12]
     futures = [client.submit(_run_pairs, data_future, t, spec, key=f"fastmi-mi-{token}-{k}", pure=False)
                for k, t in enumerate(tasks)]
+    order = {fut.key: k for k, fut in enumerate(futures)}
     try:
         for fut in as_completed(futures):
-            yield fut.result()  # re-raises a task's exception here
+            if fut.status == "error":  # raise the first failure in task order, whatever the timing
+                dask_wait(futures[:order[fut.key]])
+                next(f for f in futures if f.status == "error").result()
+            yield fut.result()
     finally:
         client.cancel(futures)
         client.cancel([data_future])
@@ -273,8 +285,9 @@ def mi_matrix(a, b=None, *, method="gmm", y_type="continuous", rng=None, unit="n
         256), so that scheduling overhead stays small; on an adaptive cluster that
         is still scaling up, set it explicitly.
     on_error : {'raise', 'nan'}, default='raise'
-        'raise' stops at the first failing pair and raises its exception, prefixed
-        with the pair's names; 'nan' stores NaN for it and records the message in
+        'raise' stops at the first failing pair (in pair order, whatever the
+        schedule) and raises its exception, prefixed with the pair's names;
+        'nan' stores NaN for it and records the message in
         ``diagnostics['errors']``.
     a_names, b_names : sequence of str, optional
         Column names (default: the DataFrame's, else 'a0', 'a1', ... and 'b0', ...;
