@@ -117,10 +117,15 @@ def knn_entropy(x, *, k=3, metric="max", jitter=False, n_bootstrap=None, subsamp
     pi**(d/2) / Gamma(d/2 + 1) for the Euclidean norm. With the max-norm this
     is Kraskov et al.'s eq. (20), whose eps is twice our radius and c_d = 1.
 
-    The estimator is consistent for any d, but its bias grows with d at a
-    fixed n (roughly like n**(-1/d) for smooth densities) and depends on the
-    density's tails: in 10 dimensions and n = 1e4, a standard Gaussian is
-    underestimated by about 0.2 nat (max-norm) or 0.1 nat (Euclidean).
+    The estimator is consistent for any d, but at a fixed n its bias grows
+    with d and depends on the density's shape. Measured at n = 1e4, k = 3,
+    d = 10 (mean of 10 seeds): +0.06 nat (max-norm) and +0.02 (Euclidean)
+    for a Gaussian with scales 0.7 to 1.4; about +1 nat for a strongly
+    anisotropic Gaussian (covariance condition number 135); +1.8 and +1.5
+    nat for a uniform cube, whose faces make the neighbour distances too
+    large (a boundary bias that decays like n**(-1/d); +0.05 nat in d = 3 at
+    n = 2e4). Rescaling or whitening the data changes the bias, not the
+    entropy it estimates (add back log|det| of the linear map).
 
 {resampling}
 
