@@ -122,7 +122,7 @@ def knn_entropy(x, *, k=3, metric="max", jitter=False, n_bootstrap=None, subsamp
     d = 10 (mean of 10 seeds): +0.06 nat (max-norm) and +0.02 (Euclidean)
     for a Gaussian with scales 0.7 to 1.4; about +1 nat for a strongly
     anisotropic Gaussian (covariance condition number 135); +1.8 and +1.5
-    nat for a uniform cube, whose faces make the neighbour distances too
+    nat for a uniform box, whose faces make the neighbour distances too
     large (a boundary bias that decays like n**(-1/d); +0.05 nat in d = 3 at
     n = 2e4). Rescaling or whitening the data changes the bias, not the
     entropy it estimates (add back log|det| of the linear map).
