@@ -362,3 +362,21 @@ def test_gmm_categorical_cmi_on_the_numpy_backend_and_after_save_load(rng, tmp_p
     est.save(tmp_path / "m.npz")
     loaded = fastmi.load_model(tmp_path / "m.npz").estimate()
     assert (loaded.mi, loaded.quantity, loaded.method) == (est.estimate().mi, "cmi", "gmm-categorical-cmi")
+
+
+@pytest.mark.parametrize("method", ["ksg", "gmm"])
+def test_continuous_cmi_with_a_constant_z_is_the_mi_with_a_warning(method):
+    rng = np.random.default_rng(11)
+    x = rng.standard_normal(1500)
+    y = 0.6 * x + 0.8 * rng.standard_normal(1500)
+    kw = {"rng": 0} if method == "ksg" else {"rng": 0, "n_bootstrap": 3, "mc_samples": 5000, "max_components": 2}
+    with pytest.warns(RuntimeWarning, match="z is degenerate"):
+        r = fastmi.conditional_mutual_info(x, y, np.full(1500, 2.5), method=method, **kw)
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        ref = fastmi.mutual_info(x, y, method=method, **kw)
+    assert r.quantity == "cmi" and r.mi == ref.mi
+    with pytest.warns(RuntimeWarning, match=r"constant column\(s\) \[1\]"):
+        r2 = fastmi.conditional_mutual_info(x, y, np.c_[x + rng.standard_normal(1500), np.zeros(1500)],
+                                            method=method, **kw)
+    assert math.isfinite(r2.mi) and r2.mi < ref.mi  # z explains part of the dependence

@@ -193,9 +193,9 @@ class GMMMI:
         y : array-like of shape (n_samples,) or (n_samples, dy)
             Continuous, or class labels when ``y_type='categorical'``.
         z : array-like of shape (n_samples,) or (n_samples, dz), optional
-            Conditioning variable: ``estimate`` then returns I(X; Y | Z). With
-            ``y_type='categorical'``, constant columns of z are dropped with a warning,
-            and a single-valued z gives I(X; Y) (with a warning).
+            Conditioning variable: ``estimate`` then returns I(X; Y | Z). Constant
+            columns of z are dropped with a warning, and a single-valued z gives
+            I(X; Y) (with a warning).
 
         Returns
         -------
@@ -223,8 +223,10 @@ class GMMMI:
             y = check_array(y, "y")
             arrays = {"x": x, "y": y}
             if z is not None:
-                arrays["z"] = check_array(z, "z")
+                arrays["z"] = check_conditioning(z, "z")
             check_same_length(**arrays)
+            if z is not None and arrays["z"].shape[1] == 0:
+                del arrays["z"]  # degenerate z (warned): I(X; Y | Z) = I(X; Y)
             data = np.hstack(list(arrays.values()))
             self.dims_ = {k: v.shape[1] for k, v in arrays.items()}
         self.conditional_ = z is not None

@@ -7,6 +7,7 @@ from scipy.special import digamma
 
 from .. import _ksg_cy
 from .._subsample import _doc, subsampled_result
+from .._validation import check_conditioning
 from ._common import _LEAFSIZE, _Presort, _count_within, _mean_digamma, _strict, _warn_ties, setup
 
 
@@ -165,7 +166,8 @@ def ksg_conditional_mutual_info(x, y, z, *, k=3, standardize=True, jitter=False,
     Parameters
     ----------
     x, y, z : array-like of shape (n_samples,) or (n_samples, d)
-        Continuous samples.
+        Continuous samples. Constant columns of z are dropped with a warning;
+        a single-valued z gives the KSG estimate of I(X; Y) (with a warning).
     k : int, default=3
         Number of neighbours, ``1 <= k < n_samples``.
     standardize : bool, default=True
@@ -195,6 +197,13 @@ def ksg_conditional_mutual_info(x, y, z, *, k=3, standardize=True, jitter=False,
            analysis of multivariate time series", Phys. Rev. Lett. 99,
            204101 (2007).
     """
+    z = check_conditioning(z, "z")
+    if z.shape[1] == 0:  # a single-valued z (warned): I(X; Y | Z) = I(X; Y)
+        r = ksg_mutual_info(x, y, k=k, standardize=standardize, jitter=jitter, n_bootstrap=n_bootstrap,
+                            subsample=subsample, rng=rng, n_jobs=n_jobs, unit=unit)
+        r.method, r.quantity = "ksg-cmi", "cmi"
+        r.diagnostics["degenerate_z"] = True
+        return r
     (x, y, z), c = setup([x, y, z], "xyz", k=k, standardize=standardize, jitter=jitter, n_bootstrap=n_bootstrap,
                          subsample=subsample, rng=rng, n_jobs=n_jobs, unit=unit)
     k, n_threads = c["k"], c["n_threads"]
