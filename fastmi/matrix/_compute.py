@@ -3,6 +3,7 @@ local threads or processes, or on a Dask cluster. The result container is in ``_
 from __future__ import annotations
 
 import numbers
+import threading
 import time
 import uuid
 from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, ThreadPoolExecutor, wait
@@ -17,6 +18,7 @@ from .._progress import progress_bar
 from .._result import _jsonable
 from .._streams import pair_seed
 from .._validation import check_array, check_choice, check_int, check_labels, check_same_length, check_unit
+from ._checkpoint import Checkpoint, fingerprint
 from ._container import MIMatrix
 
 _MAX_PAIRS_PER_TASK = 256
@@ -127,14 +129,17 @@ class _Spec:
     on_error: str
 
 
-def _run_pairs(data, pairs, spec):
+def _run_pairs(data, pairs, spec, stop=None):
     """Estimate the MI of each pair (i, j): column i of a against column j of b (or of a).
 
-    Returns a list of ``(i, j, MIResult or None, error message or None)``.
+    Returns a list of ``(i, j, MIResult or None, error message or None)``. With ``stop`` (a
+    ``threading.Event``, local threads only), the task returns early once it is set.
     """
     other = data.a if data.b is None else data.b
     out = []
     for i, j in pairs:
+        if stop is not None and stop.is_set():
+            break
         seed = pair_seed(spec.entropy, spec.spawn_key, i, j)
         try:
             r = mutual_info(data.a[:, i], other[:, j], method=spec.method, y_type=spec.y_type, rng=seed,
@@ -173,9 +178,11 @@ def _run_local(data, tasks, spec, n_workers, executor):
         for t in tasks:
             yield _run_pairs(data, t, spec)
         return
+    stop = None
     if executor == "threads":
+        stop = threading.Event()
         pool = ThreadPoolExecutor(max_workers=n_workers, thread_name_prefix="fastmi-matrix")
-        submit = lambda t: pool.submit(_run_pairs, data, t, spec)  # noqa: E731
+        submit = lambda t: pool.submit(_run_pairs, data, t, spec, stop)  # noqa: E731
     else:
         import multiprocessing
 
@@ -197,6 +204,10 @@ def _run_local(data, tasks, spec, n_workers, executor):
                     raise next(f.exception() for f in futures if f.done() and f.exception() is not None)
                 yield fut.result()
     finally:
+        # on an error, Ctrl-C or an abandoned stream: drop the queued tasks, let the running ones
+        # stop after their current pair, and join the workers (none is left behind)
+        if stop is not None:
+            stop.set()
         pool.shutdown(wait=True, cancel_futures=True)
 
 
@@ -224,6 +235,13 @@ def _run_dask(client, data, tasks, spec):
         client.cancel([data_future])
 
 
+def _chain_first(first, stream):
+    """``first`` (when not empty), then every item of ``stream``."""
+    if first:
+        yield first
+    yield from stream
+
+
 def _dask_threads(client):
     try:
         return max(1, int(sum(client.nthreads().values())))
@@ -234,7 +252,7 @@ def _dask_threads(client):
 # --------------------------------------------------------------------------- public entry point
 def mi_matrix(a, b=None, *, method="gmm", y_type="continuous", rng=None, unit="nat", n_jobs=None, client=None,
               progress=None, executor="threads", pairs_per_task=None, on_error="raise", a_names=None,
-              b_names=None, **kwargs):
+              b_names=None, checkpoint=None, **kwargs):
     """Mutual information between every column of ``a`` and every column of ``b``.
 
     With ``b=None`` the matrix holds the MI between all pairs of columns of ``a``;
@@ -292,6 +310,19 @@ def mi_matrix(a, b=None, *, method="gmm", y_type="continuous", rng=None, unit="n
     a_names, b_names : sequence of str, optional
         Column names (default: the DataFrame's, else 'a0', 'a1', ... and 'b0', ...;
         'x0', 'x1', ... when ``b`` is None).
+    checkpoint : str or path-like, optional
+        A file that records every finished entry durably as it completes (JSON
+        lines, fsynced; see ``fastmi.matrix._checkpoint``). When the file exists,
+        its entries are taken as they are and only the missing ones are computed:
+        rerunning an interrupted call with the same arguments returns the matrix of
+        an uninterrupted run, bit for bit. The file records a fingerprint of the run
+        (hashes of ``a`` and ``b``, method, y_type, unit, ``**kwargs``, root seed,
+        names) and a checkpoint of another run is refused with a ValueError that
+        names what differs. With ``rng=None`` the fresh root seed is recorded, and a
+        rerun with the same checkpoint continues with it. Pairs that failed under
+        ``on_error='nan'`` are recorded and not retried (the same seed fails the same
+        way); under ``on_error='raise'`` they are recomputed, and raise. The number
+        of pairs taken from the file is ``diagnostics['checkpoint']['resumed']``.
     **kwargs
         Passed to the estimator of every pair (``n_bootstrap``, ``mc_samples``,
         ``k``, ...), whose defaults apply: GMM-MI bootstraps 50 replicates, and
@@ -335,6 +366,15 @@ def mi_matrix(a, b=None, *, method="gmm", y_type="continuous", rng=None, unit="n
     q = p if B is None else B.shape[1]
     symmetric = B is None
     pairs = [(i, j) for i in range(p) for j in (range(i + 1, p) if symmetric else range(q))]
+    ck, resumed, n_all = None, {}, len(pairs)
+    if checkpoint is not None:
+        fp = fingerprint(A, B, method=method, y_type=y_type, unit=unit, kwargs=kwargs, entropy=root.entropy,
+                         spawn_key=root.spawn_key, names_a=names_a, names_b=names_b, symmetric=symmetric)
+        ck = Checkpoint(checkpoint, fp, adopt_root=rng is None)
+        root = np.random.SeedSequence(ck.fingerprint["entropy"], spawn_key=tuple(ck.fingerprint["spawn_key"]))
+        # failures are taken as recorded under 'nan'; under 'raise' they are recomputed (and raise)
+        resumed = {ij: v for ij, v in ck.done.items() if v[1] is None or on_error == "nan"}
+        pairs = [ij for ij in pairs if ij not in resumed]
 
     if client is None:
         total = resolve_n_jobs(n_jobs)
@@ -345,7 +385,7 @@ def mi_matrix(a, b=None, *, method="gmm", y_type="continuous", rng=None, unit="n
             max(1, min(_MAX_PAIRS_PER_TASK, len(pairs) // (4 * total)))
     tasks = _chunks(pairs, pairs_per_task)
     if client is None:
-        n_workers = min(total, len(tasks))
+        n_workers = max(1, min(total, len(tasks)))
         inner = max(1, total // n_workers)
         scheduler = "serial" if n_workers == 1 else executor
     else:
@@ -361,26 +401,35 @@ def mi_matrix(a, b=None, *, method="gmm", y_type="continuous", rng=None, unit="n
 
     results = np.empty((p, q), dtype=object)
     errors = {}
+    resumed_out = [(i, j, r, err) for (i, j), (r, err) in sorted(resumed.items())]
     bar = progress_bar(len(pairs), progress, desc=f"MI matrix ({method})", unit="pair")
     try:
-        stream = (_run_dask(client, data, tasks, spec) if client is not None
+        stream = (() if not tasks else _run_dask(client, data, tasks, spec) if client is not None
                   else _run_local(data, tasks, spec, n_workers, executor))
-        for out in stream:
+        for out in _chain_first(resumed_out, stream):
+            if ck is not None and out is not resumed_out:
+                ck.record(out)  # durable before the entry counts as done
             for i, j, r, err in out:
                 if err is not None:
                     errors[(names_a[i], names_b[j])] = err
                 results[i, j] = r
                 if symmetric:
                     results[j, i] = r
-            bar.update(len(out))
+            if out is not resumed_out:
+                bar.update(len(out))
     finally:
         bar.close()
+        if ck is not None:
+            ck.close()
 
     diagnostics = {"scheduler": scheduler, "n_workers": n_workers, "n_jobs_per_task": inner,
-                   "n_pairs": len(pairs), "n_tasks": len(tasks), "pairs_per_task": pairs_per_task,
+                   "n_pairs": n_all, "n_tasks": len(tasks), "pairs_per_task": pairs_per_task,
                    "seconds": time.perf_counter() - t0}
     if errors:
         diagnostics["errors"] = {f"{k[0]}|{k[1]}": v for k, v in errors.items()}
+    if ck is not None:
+        diagnostics["checkpoint"] = {"path": ck.path, "resumed": len(resumed), "computed": len(pairs),
+                                     "n_pairs": n_all}
     return MIMatrix(results=results, row_names=names_a, col_names=names_b, symmetric=symmetric, unit=unit,
                     method=method, seed_entropy=root.entropy, seed_spawn_key=tuple(root.spawn_key),
                     estimator_params=_jsonable(dict(kwargs)), diagnostics=diagnostics)
