@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 
 from ._subsample import _doc, check_common, subsampled_result
-from ._validation import check_array, check_continuous, check_labels, check_rng, check_same_length
+from ._validation import check_array, check_bool, check_continuous, check_labels, check_rng, check_same_length
 
 def _discrete_codes(a, name, single="error"):
     """Integer codes of the symbols of ``a``: labels of any type in 1-D, or
@@ -78,6 +78,7 @@ def discrete_mutual_info(x, y, *, miller_madow=True, n_bootstrap=None, subsample
     cy = _discrete_codes(y, "y")
     check_same_length(x=cx, y=cy)
     n = cx.size
+    miller_madow = check_bool(miller_madow, "miller_madow")
     _, n_bootstrap, m, why = check_common(unit, n_jobs, n_bootstrap, subsample, n, 2, "at least two rows")
     gen = check_rng(rng)
     point = _discrete_value(cx, cy, miller_madow)
@@ -159,6 +160,7 @@ def discrete_conditional_mutual_info(x, y, z, *, miller_madow=True, n_bootstrap=
     if cz.max() == 0:
         warnings.warn("z is degenerate (it takes a single value): conditioning on a constant changes nothing, so "
                       "the estimate is the unconditional I(X; Y)", RuntimeWarning, stacklevel=3)
+    miller_madow = check_bool(miller_madow, "miller_madow")
     _, n_bootstrap, m, why = check_common(unit, n_jobs, n_bootstrap, subsample, n, 2, "at least two rows")
     gen = check_rng(rng)
     point = _discrete_cmi_value(cx, cy, cz, miller_madow)

@@ -66,14 +66,15 @@ def check_common(unit, n_jobs, n_bootstrap, subsample, n, low, what):
     check_unit(unit)
     n_threads = resolve_n_jobs(n_jobs)
     why = None
-    if n_bootstrap is None:
+    if n_bootstrap is None and subsample is None:
         try:
             m = _subsample_size(subsample, n, low, what)
             n_bootstrap = DEFAULT_REPLICATES
         except ValueError as exc:
             n_bootstrap, m, why = 0, None, f"no error bar by default for n={n}: {exc}"
         return n_threads, n_bootstrap, m, why
-    n_bootstrap = check_int(n_bootstrap, "n_bootstrap", low=0)
+    # an explicit subsample is checked (and its replicates drawn) even with the default n_bootstrap
+    n_bootstrap = DEFAULT_REPLICATES if n_bootstrap is None else check_int(n_bootstrap, "n_bootstrap", low=0)
     m = _subsample_size(subsample, n, low, what) if n_bootstrap else None
     return n_threads, n_bootstrap, m, why
 

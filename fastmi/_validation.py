@@ -165,6 +165,13 @@ def check_int(value, name, *, low=None, allow_none=False):
     return value
 
 
+def check_bool(value, name):
+    """Validate a flag: True or False (NumPy bools too), not a truthy string or number."""
+    if not isinstance(value, (bool, np.bool_)):
+        raise ValueError(f"{name} must be True or False, got {value!r}")
+    return bool(value)
+
+
 def check_float(value, name, *, low=None, low_inclusive=True):
     """Validate a real parameter."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real) or not np.isfinite(value):

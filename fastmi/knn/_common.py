@@ -14,7 +14,7 @@ from scipy.special import digamma
 
 from .. import _ksg_cy
 from .._subsample import check_common
-from .._validation import check_continuous, check_float, check_int, check_rng, check_same_length
+from .._validation import check_bool, check_continuous, check_float, check_int, check_rng, check_same_length
 
 _LEAFSIZE = 8
 _COUNT_LEAFSIZE = 16
@@ -145,6 +145,7 @@ def setup(arrays, names, *, k, standardize, jitter, n_bootstrap, subsample, rng,
     (jitter) and ``rng`` (the Generator). ``k_limit=False`` leaves the check of k to the
     caller (the Ross estimator bounds it by the class sizes).
     """
+    standardize = check_bool(standardize, "standardize")
     arrays = [check_continuous(a, name) for a, name in zip(arrays, names)]
     check_same_length(**dict(zip(names, arrays)))
     n = arrays[0].shape[0]

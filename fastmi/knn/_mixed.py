@@ -10,7 +10,7 @@ from scipy.special import digamma
 
 from .. import _ksg_cy
 from .._subsample import _doc, check_common, subsampled_result
-from .._validation import (check_class_labels, check_conditioning, check_continuous, check_int, check_rng,
+from .._validation import (check_bool, check_class_labels, check_conditioning, check_continuous, check_int, check_rng,
                            check_same_length)
 from ._common import (_LEAFSIZE, _ROSS_TIE_ADVICE, _Presort, _count_within, _jitter_amplitude, _mean_digamma,
                       _prepare, _strict, _warn_ties, setup)
@@ -249,6 +249,7 @@ def _categorical_setup(arrays, labels, *, k, standardize, jitter, min_class_size
     of small classes when ``min_class_size`` says so, checks k against the class sizes, sets
     up per-class subsampling strata, standardises and jitters. Returns ``(arrays, codes,
     ctx)``."""
+    standardize = check_bool(standardize, "standardize")
     codes, classes, counts, keep = check_class_labels(labels, "labels", min_count=2, min_class_size=min_class_size)
     n_dropped = 0
     if keep is not None:
