@@ -9,7 +9,12 @@ Distributions (each with ``sample(n, rng) -> (x, y)``, the true ``mi`` in nats, 
 - :class:`AdditiveUniform` (uniform signal plus uniform noise; closed form),
 - :class:`GaussianMixture` (reference Monte Carlo, cached on disk and in memory),
 - :class:`ClassConditionalGaussian` (categorical y; quadrature for 1-D x, else reference MC),
-- :class:`Transformed` (monotone maps of any of them; MI unchanged).
+- :class:`Transformed` (monotone maps of any of them; MI unchanged),
+- :class:`Mapped` with :class:`Spiral` / :class:`Wave` (smooth bijections of all of x or y; MI
+  unchanged), and the hard families of Czyż et al. (2023) in ``HARD_SUITE``.
+
+:func:`calibration` (``fastmi bench --calibration``) measures whether estimators' error bars
+are honest: the coverage of ±1 and ±2 reported std over many (distribution, seed) cases.
 
 ``get_distribution('mixture3')`` or ``get_distribution('gaussian:rho=0.9,dx=2')`` builds
 presets and parametrised kinds. :func:`run` runs estimators (any callables, or
@@ -19,6 +24,7 @@ presets and parametrised kinds. :func:`run` runs estimators (any callables, or
 sub-parser set).
 """
 from ._cache import cache_dir, clear_memory_cache
+from ._calibration import CALIBRATION_COLUMNS, calibration, calibration_suite, plot_calibration, summarize_calibration
 from ._cli import main, register_cli, run_cli
 from ._distributions import (
     KINDS,
@@ -37,9 +43,11 @@ from ._distributions import (
     list_distributions,
     student_t_mi,
 )
+from ._hard import HARD_SUITE, Mapped, Spiral, VectorMap, Wave, hard_suite
 from ._runner import COLUMNS, Unsupported, fastmi_estimators, plot, run, summarize, to_markdown, write_table
 
-__all__ = ["AdditiveUniform", "COLUMNS", "ClassConditionalGaussian", "Distribution", "GammaExponential", "Gaussian",
+__all__ = ["AdditiveUniform", "CALIBRATION_COLUMNS", "COLUMNS", "HARD_SUITE", "Mapped", "Spiral", "VectorMap", "Wave",
+           "calibration", "calibration_suite", "hard_suite", "plot_calibration", "summarize_calibration", "ClassConditionalGaussian", "Distribution", "GammaExponential", "Gaussian",
            "GaussianMixture", "KINDS", "PRESETS", "StudentT", "TRANSFORMS", "Transformed", "Unsupported",
            "additive_uniform_mi", "cache_dir", "clear_memory_cache", "fastmi_estimators", "get_distribution",
            "list_distributions", "main", "plot", "register_cli", "run", "run_cli", "student_t_mi", "summarize",

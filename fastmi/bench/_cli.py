@@ -18,11 +18,17 @@ def add_arguments(parser):
     parser.add_argument("--estimators", nargs="+", default=_registry.benchmarked(), metavar="METHOD",
                         choices=_registry.names(),
                         help=f"fastmi methods: {' '.join(_registry.names())} (default: %(default)s)")
-    parser.add_argument("--distributions", nargs="+", default=list(DEFAULT_DISTRIBUTIONS), metavar="DIST",
+    parser.add_argument("--distributions", nargs="+", default=None, metavar="DIST",
                         help="preset names or 'kind:key=value,...' specs, e.g. gaussian:rho=0.9,dx=2 "
-                             "(see --list; default: %(default)s)")
-    parser.add_argument("--n", nargs="+", type=int, default=[10_000], help="sample size(s) (default 10000)")
-    parser.add_argument("--seeds", nargs="+", type=int, default=[0], help="data seeds (default: 0)")
+                             f"(see --list; default: {' '.join(DEFAULT_DISTRIBUTIONS)}; with --calibration, the "
+                             "hard families and the continuous presets)")
+    parser.add_argument("--n", nargs="+", type=int, default=None,
+                        help="sample size(s) (default 10000; 5000 with --calibration)")
+    parser.add_argument("--seeds", nargs="+", type=int, default=None,
+                        help="data seeds (default: 0; 0 1 2 with --calibration)")
+    parser.add_argument("--calibration", action="store_true",
+                        help="report the coverage of the ±1 and ±2 std error bars and the z-scores, per estimator "
+                             "(--plot then draws z against the cases)")
     parser.add_argument("--n-bootstrap", type=int, default=None, help="replicates for every method's error bar "
                                                                       "(default: each method's default)")
     parser.add_argument("--mc-samples", type=int, default=None,
@@ -65,17 +71,39 @@ def run_cli(args):
         accepted = _registry.get(m).parameters()
         options[m] = {k: v for k, v in given.items() if k in accepted}
     ests = _runner.fastmi_estimators(args.estimators, n_jobs=args.n_jobs, options=options)
-    dists = [get_distribution(d) for d in args.distributions]
-    table = _runner.run(ests, dists, n=args.n, seeds=args.seeds, progress=not args.quiet, as_frame=False)
+    if args.calibration:
+        return _run_calibration(args, ests)
+    dists = [get_distribution(d) for d in args.distributions or DEFAULT_DISTRIBUTIONS]
+    table = _runner.run(ests, dists, n=args.n or [10_000], seeds=args.seeds or [0], progress=not args.quiet,
+                        as_frame=False)
     summary = _runner.summarize(table, as_frame=False)
     print(_runner.to_markdown(summary), end="")
     if args.out:
         _runner.write_table(table, args.out)
         print(f"table: {args.out}")
     if args.plot:
-        fig = _runner.plot(summary, title=f"fastmi bench (n={','.join(map(str, args.n))}, "
-                                          f"{len(args.seeds)} seed(s))")
+        fig = _runner.plot(summary, title=f"fastmi bench (n={','.join(map(str, args.n or [10_000]))}, "
+                                          f"{len(args.seeds or [0])} seed(s))")
         fig.savefig(args.plot, dpi=130)
+        print(f"plot: {args.plot}")
+    return 0
+
+
+def _run_calibration(args, ests):
+    from . import _runner
+    from ._calibration import calibration, calibration_suite, plot_calibration
+    from ._distributions import get_distribution
+
+    dists = calibration_suite() if args.distributions is None else [get_distribution(d) for d in args.distributions]
+    table, summary = calibration(ests, dists, n=args.n or [5000], seeds=args.seeds or [0, 1, 2],
+                                 progress=not args.quiet, as_frame=False)
+    print(_runner.to_markdown(summary), end="")
+    if args.out:
+        _runner.write_table(table, args.out)
+        print(f"table: {args.out}")
+    if args.plot:
+        ax = plot_calibration(table)
+        ax.figure.savefig(args.plot, dpi=130)
         print(f"plot: {args.plot}")
     return 0
 

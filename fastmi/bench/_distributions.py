@@ -617,8 +617,17 @@ TRANSFORMS = {
     "cbrt": np.cbrt,
     "arcsinh": np.arcsinh,
     "sinh": np.sinh,
+    "half_cube": lambda a: np.sign(a) * np.abs(a) ** 1.5,
+    "normal_cdf": lambda a: _ndtr(a),
 }
-"""Strictly increasing maps available by name to :class:`Transformed` ('log' needs positive input)."""
+"""Strictly increasing maps available by name to :class:`Transformed` ('log' needs positive input;
+'half_cube' is sign(a)|a|^(3/2) and 'normal_cdf' the standard normal CDF, after Czyż et al. 2023)."""
+
+
+def _ndtr(a):
+    from scipy.special import ndtr
+
+    return ndtr(a)
 
 
 def _resolve_transform(f, d, what):
@@ -756,7 +765,8 @@ def get_distribution(spec):
     Parameters
     ----------
     spec : str or Distribution
-        A name in ``PRESETS`` (e.g. 'gaussian', 'mixture3', 'categorical'), or a kind in
+        A name in ``PRESETS`` (e.g. 'gaussian', 'mixture3', 'categorical') or in
+        ``HARD_SUITE`` (e.g. 'spiral_gaussian_2x2'), or a kind in
         ``KINDS`` with keyword arguments, e.g. ``'gaussian:rho=0.9,dx=2'``,
         ``'student_t:nu=5,rho=0.3'``, ``'uniform_noise:a=2'``, ``'gamma_exp:alpha=0.5'``.
         A Distribution is returned unchanged.
@@ -772,9 +782,14 @@ def get_distribution(spec):
                          f"got {spec!r}")
     if spec in PRESETS:
         return PRESETS[spec]()
+    from ._hard import HARD_SUITE
+
+    if spec in HARD_SUITE:
+        return HARD_SUITE[spec]()
     kind, _, rest = spec.partition(":")
     if kind not in KINDS:
-        raise ValueError(f"unknown distribution {spec!r}; presets: {sorted(PRESETS)}; "
+        raise ValueError(f"unknown distribution {spec!r}; presets: {sorted(PRESETS)} and the hard suite "
+                         f"(fastmi.bench.HARD_SUITE); "
                          f"kinds for 'kind:key=value': {sorted(KINDS)}")
     kwargs = {}
     for item in filter(None, (s.strip() for s in rest.split(","))):

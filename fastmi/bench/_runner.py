@@ -18,7 +18,7 @@ __all__ = ["COLUMNS", "Unsupported", "fastmi_estimators", "run", "summarize", "t
            "plot"]
 
 COLUMNS = ("estimator", "distribution", "n", "seed", "true_mi", "estimate", "error", "reported_std", "seconds",
-           "status")
+           "status", "flagged")
 """Columns of the table returned by :func:`run`, in order."""
 
 SUMMARY_COLUMNS = ("estimator", "distribution", "n", "runs", "true_mi", "mean_estimate", "bias", "rmse",
@@ -152,18 +152,24 @@ def _call(fn, accepts_y_type, x, y, y_type):
 
 
 def _interpret(result):
-    """(estimate in nats, reported std in nats, self-reported seconds or None)."""
+    """(estimate in nats, reported std in nats, self-reported seconds or None, flagged).
+
+    ``flagged`` is True when the estimator marked its own result as unreliable: a dict's
+    ``'flagged'``, or ``diagnostics['misfit']`` of an MIResult."""
     seconds = None
     unit = "nat"
+    flagged = False
     if isinstance(result, dict):
         if "mi" not in result:
             raise ValueError(f"an estimator returned a dict without 'mi': {sorted(result)}")
         mi, std = result["mi"], result.get("std")
         unit = result.get("unit", "nat")
         seconds = result.get("seconds")
+        flagged = bool(result.get("flagged", False))
     elif hasattr(result, "mi"):
         mi, std = result.mi, getattr(result, "std", None)
         unit = getattr(result, "unit", "nat")
+        flagged = bool((getattr(result, "diagnostics", None) or {}).get("misfit", False))
     else:
         arr = np.asarray(result, dtype=np.float64)
         if arr.size != 1:
@@ -172,7 +178,7 @@ def _interpret(result):
     scale = 1.0 / unit_scale(unit)
     mi = float(mi) * scale
     std = math.nan if std is None else float(std) * scale
-    return mi, std, (None if seconds is None else float(seconds))
+    return mi, std, (None if seconds is None else float(seconds)), flagged
 
 
 def run(estimators, distributions, n=10_000, seeds=(0,), *, warmup=True, errors="record", as_frame=None,
@@ -214,7 +220,8 @@ def run(estimators, distributions, n=10_000, seeds=(0,), *, warmup=True, errors=
         One row per (estimator, distribution, n, seed) with columns ``COLUMNS``:
         estimator, distribution, n, seed, true_mi, estimate, error (= estimate − true_mi),
         reported_std (the estimator's own std; NaN if it gives none), seconds, status
-        ('ok', 'unsupported: ...' or 'error: ...'). All MI values are in nats.
+        ('ok', 'unsupported: ...' or 'error: ...'), flagged (the estimator marked its
+        result as unreliable, e.g. GMM-MI's misfit check). All MI values are in nats.
 
     Examples
     --------
@@ -256,14 +263,14 @@ def run(estimators, distributions, n=10_000, seeds=(0,), *, warmup=True, errors=
                 for ename, fn in ests.items():
                     row = {"estimator": ename, "distribution": dname, "n": n_, "seed": seed, "true_mi": true_mi,
                            "estimate": math.nan, "error": math.nan, "reported_std": math.nan,
-                           "seconds": math.nan, "status": "ok"}
+                           "seconds": math.nan, "status": "ok", "flagged": False}
                     t0 = time.perf_counter()
                     try:
                         res = _call(fn, takes_y_type[ename], x.copy(), y.copy(), dist.y_type)
                         elapsed = time.perf_counter() - t0
-                        mi, std, own = _interpret(res)
+                        mi, std, own, flagged = _interpret(res)
                         row.update(estimate=mi, error=mi - true_mi, reported_std=std,
-                                   seconds=elapsed if own is None else own)
+                                   seconds=elapsed if own is None else own, flagged=flagged)
                     except Unsupported as exc:
                         row["status"] = f"unsupported: {exc}"
                     except Exception as exc:  # noqa: BLE001 - recorded, see `errors`
