@@ -82,6 +82,11 @@ def discrete_mutual_info(x, y, *, miller_madow=True, n_bootstrap=None, subsample
     _, n_bootstrap, m, why = check_common(unit, n_jobs, n_bootstrap, subsample, n, 2, "at least two rows")
     gen = check_rng(rng)
     point = _discrete_value(cx, cy, miller_madow)
+    unique = [name for name, c in (("x", cx), ("y", cy)) if np.unique(c).size == n]
+    if unique:
+        warnings.warn(f"every symbol of {' and '.join(unique)} occurs once (continuous data?): the plug-in estimate "
+                      "is then about log(n) whatever the dependence; use a continuous estimator",
+                      RuntimeWarning, stacklevel=3)
     diagnostics = {"n_samples": n, "miller_madow": bool(miller_madow),
                    "n_symbols": (int(cx.max()) + 1, int(cy.max()) + 1)}
     return subsampled_result(lambda a, b: _discrete_value(a, b, miller_madow), [cx, cy], point,
@@ -237,6 +242,9 @@ def gaussian_mutual_info(x, y, *, n_bootstrap=None, subsample=None, rng=None, n_
                                           "it must exceed the dimension")
     gen = check_rng(rng)
     point = _gaussian_value(x, y)
+    if point == math.inf:
+        warnings.warn("the joint correlation matrix of (x, y) is singular (y is a linear function of x): "
+                      "the Gaussian MI is infinite", RuntimeWarning, stacklevel=3)
     diagnostics = {"n_samples": n, "dims": (x.shape[1], y.shape[1])}
     return subsampled_result(_gaussian_value, [x, y], point, n_bootstrap=n_bootstrap, m=m, why=why, rng=gen, unit=unit,
                              method="gaussian", diagnostics=diagnostics)

@@ -126,6 +126,14 @@ def ksg_mutual_info(x, y, *, variant=1, k=3, standardize=True, jitter=False, n_b
     variables give small negative values, and clipping them would bias
     averages and error bars upwards.
 
+    Perfectly dependent variables (y a one-to-one function of x), whose MI
+    is infinite, give a finite value. In algorithm 1 the k - 1 points
+    strictly inside a point's joint k-th neighbour distance are inside it in
+    each marginal too, so n_x, n_y >= k - 1 and the estimate never exceeds
+    ``psi(n) - psi(k)``; y = x (without ties) attains it. Read a value near
+    that bound, which grows like ``log(n)``, as "as dependent as n samples
+    can show".
+
 {resampling}
 
     References
