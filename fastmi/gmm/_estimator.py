@@ -23,6 +23,67 @@ _BOOTSTRAP = ("rows resampled with replacement, EM refitted warm-started at the 
               "quantity of each refitted mixture integrated by Monte Carlo over common random numbers")
 MODEL_FORMAT = "fastmi.GMMMI"
 MODEL_VERSION = 1
+_READABLE_VERSIONS = (1,)
+# the header's "arrays_sha256" (a SHA-256 of the arrays) was added within version 1: files written
+# before it still load (unchecked); older readers ignore the key
+
+
+def _arrays_sha256(arrays):
+    """SHA-256 of the model's arrays (all but the header): names, dtypes, shapes and bytes."""
+    import hashlib
+
+    h = hashlib.sha256()
+    for name in sorted(k for k in arrays if k != "header"):
+        a = np.asarray(arrays[name])
+        h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
+        h.update(np.ascontiguousarray(a).tobytes())
+    return h.hexdigest()
+
+
+def _read_model_file(path):
+    """The arrays and the header of a model file, read without pickle; any damage is a ValueError."""
+    import zipfile
+    import zlib
+
+    try:
+        f = np.load(path, allow_pickle=False)
+    except (FileNotFoundError, IsADirectoryError, PermissionError):
+        raise
+    except ValueError as exc:
+        raise ValueError(f"{path} is not a fastmi model file: not an .npz archive, or it holds pickled data, "
+                         f"which is never loaded ({exc})") from None
+    except (OSError, EOFError, zipfile.BadZipFile, zlib.error) as exc:
+        raise ValueError(f"{path} is not a readable fastmi model file (truncated or damaged: {exc})") from None
+    if not isinstance(f, np.lib.npyio.NpzFile):
+        raise ValueError(f"{path} is not a fastmi model file (a bare array, not an .npz archive)")
+    try:
+        with f:
+            arrays = {k: f[k] for k in f.files}
+    except ValueError as exc:
+        raise ValueError(f"{path} holds an object array (pickled data), which is never loaded: {exc}") from None
+    except (OSError, EOFError, KeyError, zipfile.BadZipFile, zlib.error, NotImplementedError) as exc:
+        raise ValueError(f"{path} is not a readable fastmi model file (truncated or damaged: "
+                         f"{type(exc).__name__}: {exc})") from None
+    h = arrays.get("header")
+    if h is None or h.ndim != 0 or h.dtype.kind != "U":
+        raise ValueError(f"{path} is not a fastmi model file (no header)")
+    try:
+        header = json.loads(str(h))
+    except ValueError as exc:
+        raise ValueError(f"{path} has a damaged header (not valid JSON: {exc})") from None
+    if not isinstance(header, dict):
+        raise ValueError(f"{path} has a damaged header (not a JSON object)")
+    if header.get("format") != MODEL_FORMAT:
+        raise ValueError(f"{path} is not a fastmi GMMMI model (format {header.get('format')!r})")
+    if header.get("version") not in _READABLE_VERSIONS:
+        raise ValueError(f"{path} has model version {header.get('version')!r}; this fastmi reads versions "
+                         f"{', '.join(map(str, _READABLE_VERSIONS))}")
+    if "arrays_sha256" in header and header["arrays_sha256"] != _arrays_sha256(arrays):
+        raise ValueError(f"{path} is damaged or was edited: its arrays do not match the SHA-256 in its header")
+    for name, a in arrays.items():
+        if name != "header" and (a.dtype.kind != "f" or not np.all(np.isfinite(a))):
+            raise ValueError(f"{path} is damaged: array {name!r} is not finite floating point (dtype {a.dtype})")
+    return arrays, header
 
 
 class GMMMI:
@@ -262,8 +323,6 @@ class GMMMI:
     def _select(self, X, part, pmap, name):
         """Run the component search on X (standardised); returns (warm start, record)."""
         n, d = X.shape
-        if self.metric == "cv" and self.n_folds > n:
-            raise ValueError(f"n_folds={self.n_folds} exceeds the {n} samples of {name}; every fold needs a sample")
         n_train = n - math.ceil(n / self.n_folds) if self.metric == "cv" else n
         per_k = d + 1  # points that make one full covariance non-singular
         if self.n_components == "auto":
@@ -528,7 +587,7 @@ class GMMMI:
                   "dims": self.dims_, "cv": self.cv_, "seed_entropy": entropy,
                   "conditional": bool(getattr(self, "conditional_", "z" in self.dims_)),
                   "classes": None if self.y_type != "categorical" else self.classes_.tolist()}
-        arrays = {"header": np.array(json.dumps(_jsonable(header))), "loc": self.loc_, "scale": self.scale_}
+        arrays = {"loc": self.loc_, "scale": self.scale_}
         models = [("final", self._final), ("warm", self._warm)]
         for name, mixes in models:
             for c, m in enumerate(mixes if isinstance(mixes, list) else [mixes]):
@@ -537,6 +596,8 @@ class GMMMI:
                 arrays[f"{name}_{c}_covariances"] = m.covariances
         if self.y_type == "categorical":
             arrays["class_prior"] = self.class_prior_
+        header["arrays_sha256"] = _arrays_sha256(arrays)
+        arrays["header"] = np.array(json.dumps(_jsonable(header)))
         with open(path, "wb") as f:
             np.savez(f, **arrays)
 
@@ -556,18 +617,17 @@ class GMMMI:
             The fitted model, without its data: ``estimate()`` needs ``n_bootstrap=0``
             (or a new ``fit``).
         """
-        with np.load(path, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
+        arrays, header = _read_model_file(path)
         try:
-            header = json.loads(str(arrays["header"]))
-        except KeyError:
-            raise ValueError(f"{path} is not a fastmi model file (no header)") from None
-        if header.get("format") != MODEL_FORMAT:
-            raise ValueError(f"{path} is not a fastmi GMMMI model (format {header.get('format')!r})")
-        if header.get("version") != MODEL_VERSION:
-            raise ValueError(f"{path} has model version {header.get('version')}; this fastmi reads version "
-                             f"{MODEL_VERSION}")
+            return cls._from_arrays(arrays, header)
+        except (KeyError, TypeError, ValueError, IndexError, AttributeError, np.linalg.LinAlgError) as exc:
+            raise ValueError(f"{path} is not a valid fastmi model ({type(exc).__name__}: {exc})") from None
+
+    @classmethod
+    def _from_arrays(cls, arrays, header):
         params = header["params"]
+        if not isinstance(params, dict):
+            raise TypeError("params is not a JSON object")
         est = cls(**params)
         est.dims_ = header["dims"]
         est.conditional_ = header.get("conditional", "z" in est.dims_)
@@ -584,6 +644,13 @@ class GMMMI:
             return out
 
         est._final, est._warm = mixes("final"), mixes("warm")
+        for m in est._final + est._warm:
+            k, d = m.means.shape
+            if m.weights.shape != (k,) or m.covariances.shape != (k, d, d) or k < 1:
+                raise ValueError(f"mixture arrays of inconsistent shapes {m.weights.shape}, {m.means.shape}, "
+                                 f"{m.covariances.shape}")
+        if not est._final or len(est._final) != len(est._warm):
+            raise ValueError("missing mixture arrays")
         if est.y_type == "categorical":
             est.classes_ = np.array(header["classes"])
             est.class_prior_ = arrays["class_prior"]
