@@ -323,6 +323,8 @@ class GMMMI:
     def _select(self, X, part, pmap, name):
         """Run the component search on X (standardised); returns (warm start, record)."""
         n, d = X.shape
+        if self.metric == "cv" and self.n_folds > n:
+            raise ValueError(f"n_folds={self.n_folds} exceeds the {n} samples of {name}; every fold needs a sample")
         n_train = n - math.ceil(n / self.n_folds) if self.metric == "cv" else n
         per_k = d + 1  # points that make one full covariance non-singular
         if self.n_components == "auto":
