@@ -6,6 +6,7 @@ identical results for any ``n_jobs``; randomness (jitter, subsamples) is drawn h
 """
 from __future__ import annotations
 
+import math
 import threading
 import warnings
 
@@ -36,13 +37,28 @@ def _jitter_amplitude(jitter):
     return check_float(jitter, "jitter", low=0.0)
 
 
+def _exact_mean_std(a):
+    """Column means and standard deviations (ddof=1) from correctly rounded sums
+    (``math.fsum``): they do not depend on the row order and are odd/even under negation
+    and exact under power-of-two scaling, so the standardised values -- and the neighbour
+    counts, which compare them exactly -- inherit those invariances."""
+    n = a.shape[0]
+    try:
+        mean = np.array([math.fsum(c) / n for c in a.T.tolist()])
+        dev = a - mean
+        std = np.sqrt(np.array([math.fsum(c) for c in (dev * dev).T.tolist()]) / (n - 1))
+    except OverflowError:  # values near the float64 limit: the caller reports it
+        return np.full(a.shape[1], np.inf), np.full(a.shape[1], np.inf)
+    return mean, std
+
+
 def _prepare(arrays, names, standardize, amplitude, rng):
     """Standardise each column (mean 0, std 1) and add the seeded jitter."""
     out = []
     for a, name in zip(arrays, names):
         if standardize:
             with np.errstate(over="ignore", invalid="ignore"):
-                mean, std = a.mean(axis=0), a.std(axis=0, ddof=1)
+                mean, std = _exact_mean_std(a)
                 a = (a - mean) / std
             if not (np.isfinite(mean).all() and np.isfinite(std).all() and np.isfinite(a).all()):
                 raise ValueError(f"{name} overflows when standardised (values near the float64 limit); rescale it")
