@@ -6,7 +6,7 @@ import numbers
 import threading
 import time
 import uuid
-from concurrent.futures import FIRST_EXCEPTION, ProcessPoolExecutor, ThreadPoolExecutor, wait
+from concurrent.futures import FIRST_COMPLETED, ProcessPoolExecutor, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 
 import numpy as np
@@ -195,7 +195,7 @@ def _run_local(data, tasks, spec, n_workers, executor):
         order = {fut: k for k, fut in enumerate(futures)}
         pending = set(futures)
         while pending:
-            done, pending = wait(pending, return_when=FIRST_EXCEPTION)
+            done, pending = wait(pending, return_when=FIRST_COMPLETED)
             for fut in sorted(done, key=order.get):
                 if fut.exception() is not None:
                     # the pool runs tasks in order, so the earlier ones are running or done: the
@@ -211,28 +211,46 @@ def _run_local(data, tasks, spec, n_workers, executor):
         pool.shutdown(wait=True, cancel_futures=True)
 
 
-def _run_dask(client, data, tasks, spec):
+def _run_dask(client, data, tasks, spec, max_rounds=4):
     """Run the tasks on a ``dask.distributed`` client: the data are scattered once and
-    every task depends on that one future; yields each task's output as it finishes."""
+    every task depends on that one future; yields each task's output as it finishes.
+
+    A worker lost mid-run costs nothing: Dask reruns its tasks elsewhere, the data are
+    scattered to every worker (a surviving copy serves the restarted one), and tasks
+    cancelled because every copy was lost are resubmitted on freshly scattered data
+    (up to ``max_rounds`` times). Each task's output is yielded exactly once.
+    """
     try:
         from distributed import as_completed
         from distributed import wait as dask_wait
     except ImportError:  # pragma: no cover - a Client exists, so distributed does
         raise ImportError("client= needs dask.distributed: pip install 'fastmi[dask]'") from None
-    data_future = client.scatter(data, broadcast=False, hash=False)
-    token = uuid.uuid4().hex[:12]
-    futures = [client.submit(_run_pairs, data_future, t, spec, key=f"fastmi-mi-{token}-{k}", pure=False)
-               for k, t in enumerate(tasks)]
-    order = {fut.key: k for k, fut in enumerate(futures)}
-    try:
-        for fut in as_completed(futures):
-            if fut.status == "error":  # raise the first failure in task order, whatever the timing
-                dask_wait(futures[:order[fut.key]])
-                next(f for f in futures if f.status == "error").result()
-            yield fut.result()
-    finally:
-        client.cancel(futures)
-        client.cancel([data_future])
+    remaining = dict(enumerate(tasks))
+    for attempt in range(max_rounds):
+        data_future = client.scatter(data, broadcast=True, hash=False)
+        token = uuid.uuid4().hex[:12]
+        index = sorted(remaining)
+        futures = [client.submit(_run_pairs, data_future, remaining[k], spec, key=f"fastmi-mi-{token}-{k}",
+                                 pure=False) for k in index]
+        order = {fut.key: n for n, fut in enumerate(futures)}
+        try:
+            for fut in as_completed(futures):
+                k = index[order[fut.key]]
+                if fut.status == "cancelled" or k not in remaining:
+                    continue  # lost with its data (resubmitted below), or already yielded
+                if fut.status == "error":  # raise the first failure in task order, whatever the timing
+                    dask_wait(futures[:order[fut.key]])
+                    next(f for f in futures if f.status == "error").result()
+                out = fut.result()
+                del remaining[k]
+                yield out
+        finally:
+            client.cancel(futures)
+            client.cancel([data_future])
+        if not remaining:
+            return
+    raise RuntimeError(f"{len(remaining)} MI-matrix tasks were lost with their workers {max_rounds} times; "
+                       "giving up")
 
 
 def _chain_first(first, stream):
