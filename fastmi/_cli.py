@@ -244,7 +244,7 @@ def _matrix(args):
     try:
         m = fastmi.mi_matrix(A, B, method=args.method, y_type=args.y_type, rng=args.seed, unit=args.unit,
                              n_jobs=args.n_jobs, client=client, progress=args.progress, executor=args.executor,
-                             a_names=as_, b_names=bs, **kw)
+                             a_names=as_, b_names=bs, checkpoint=args.checkpoint, **kw)
     finally:
         close()
     summary = {}
@@ -368,6 +368,9 @@ def build_parser():
                      help="local workers without a scheduler (default threads)")
     mat.add_argument("--progress", action=argparse.BooleanOptionalAction, default=None,
                      help="progress bar (default: only in a terminal; needs tqdm)")
+    mat.add_argument("--checkpoint", metavar="PATH",
+                     help="record every finished entry in PATH as it completes; rerunning the same command "
+                          "computes only the missing entries (a checkpoint of other data or options is refused)")
     mat.add_argument("--bins", type=int, default=20,
                      help="histogram bins for the entropy of a continuous --b column in the MIG (default 20)")
     mat.set_defaults(func=_matrix)

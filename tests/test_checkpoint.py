@@ -467,3 +467,32 @@ def test_damaged_model_files_give_a_clear_value_error(tmp_path, model_file, dama
         _header(model_file, out, lambda h: h.update(params={"no_such_param": 1}))
     with pytest.raises(ValueError, match=match):
         fastmi.load_model(out)
+
+
+# --------------------------------------------------------------------------- command line
+def test_cli_checkpoint_resumes_and_refuses_other_options(tmp_path, data):
+    z, v = data
+    csv = tmp_path / "t.csv"
+    with open(csv, "w") as f:
+        f.write("z0,z1,z2,z3,v0,v1,v2,v3\n")
+        for row in np.column_stack([z, v]):
+            f.write(",".join(repr(float(x)) for x in row) + "\n")
+    ck = tmp_path / "cli.ckpt"
+    ref = fastmi.mi_matrix(z, v, rng=0, a_names=[f"z{k}" for k in range(4)], b_names=[f"v{k}" for k in range(4)],
+                           **KSG)
+
+    def cli(*extra):
+        env = dict(os.environ, PYTHONWARNINGS="ignore")
+        return subprocess.run([sys.executable, "-m", "fastmi._cli", "matrix", str(csv), "--a", "z*", "--b", "v*",
+                               "--method", "ksg", "--n-bootstrap", "4", "--json", "--checkpoint", str(ck), *extra],
+                              capture_output=True, text=True, env=env, timeout=120)
+
+    assert cli().returncode == 0
+    keep_records(ck, 3)
+    proc = cli()
+    res = json.loads(proc.stdout)
+    np.testing.assert_array_equal(np.array(res["values"]), ref.values)
+    np.testing.assert_array_equal(np.array(res["stds"]), ref.stds)
+    assert res["diagnostics"]["checkpoint"]["resumed"] == 3
+    bad = cli("--k", "5")
+    assert bad.returncode == 2 and "another run; what differs: the estimator keyword arguments" in bad.stderr
