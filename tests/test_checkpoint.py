@@ -91,6 +91,7 @@ def test_resume_computes_only_the_missing_entries_bit_for_bit(tmp_path, data, co
         assert _canonical(encode(again.results[i, j].diagnostics)) == _canonical(encode(r.diagnostics))
 
 
+@pytest.mark.filterwarnings("ignore::fastmi.exceptions.ConvergenceWarning")
 def test_symmetric_gmm_resume_and_rng_none(tmp_path, data, count_calls):
     z, _ = data
     kw = dict(n_bootstrap=3, mc_samples=2000, progress=False)
