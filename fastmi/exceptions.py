@@ -1,5 +1,19 @@
-"""Warnings raised by fastmi."""
+"""Warnings raised by fastmi.
+
+Every warning about a fit is a :class:`FitWarning`, so that
+``warnings.simplefilter("error", fastmi.FitWarning)`` turns all of them into errors; each is
+also recorded in ``MIResult.diagnostics['flags']``.
+"""
 
 
-class ConvergenceWarning(UserWarning):
+class FitWarning(UserWarning):
+    """A fit (EM, the component search, a bootstrap replicate) did something to check."""
+
+
+class ConvergenceWarning(FitWarning):
     """An iterative fit (EM, component search) stopped before converging."""
+
+
+class DegenerateFitWarning(FitWarning, RuntimeWarning):
+    """A fit failed (singular covariances) and was left out or replaced, or looks suspicious
+    (EM with several components stopping after at most two iterations)."""

@@ -12,7 +12,7 @@ from .._result import MIResult, _jsonable
 from .._streams import Stream, Streams
 from .._validation import (check_array, check_choice, check_class_labels, check_conditioning, check_float, check_int,
                            check_rng, check_same_length, check_unit)
-from ..exceptions import ConvergenceWarning
+from ..exceptions import ConvergenceWarning, DegenerateFitWarning
 from ._backend import BACKENDS, get_namespace
 from ._bootstrap import bootstrap_categorical, bootstrap_continuous
 from ._mixture import INITS, Mixture, affine_params, fit_em
@@ -301,6 +301,9 @@ class GMMMI:
                              "or collinear column); drop the redundant column(s)")
         self._streams = Streams(np.random.SeedSequence(check_rng(self.rng).integers(0, 2**63, size=4).tolist()))
         self._warnings = []
+        #: what went wrong in the fit (also warned); copied into every result's diagnostics['flags']
+        self.fit_flags_ = {"max_components_reached": False, "search_not_converged": 0, "refit_failed": False,
+                           "refit_not_converged": False, "refit_suspicious": False}
         with thread_map(n_jobs) as pmap:
             if self.y_type == "categorical":
                 self._codes = codes
@@ -350,11 +353,13 @@ class GMMMI:
         suspicious = [[it <= 2 and k > 1 for it in its] for k, its in zip(record["k"], record["n_iter"])]
         record["suspicious"] = suspicious
         if self.n_components == "auto" and not record["stopped_by_patience"]:
+            self.fit_flags_["max_components_reached"] = True
             self._warnings.append((ConvergenceWarning,
                                    f"component search on {name} reached max_components={candidates[-1]} "
                                    "without the score levelling off; increase max_components"))
         n_unconv = sum(ok and not c for cs, oks in zip(record["converged"], record["ok"]) for c, ok in zip(cs, oks))
         if n_unconv > 0:
+            self.fit_flags_["search_not_converged"] += n_unconv
             self._warnings.append((ConvergenceWarning,
                                    f"{n_unconv} EM fit(s) in the component search on {name} did not converge "
                                    f"in max_iter={self.max_iter} iterations"))
@@ -363,10 +368,16 @@ class GMMMI:
     def _refit(self, X, warm):
         m, info = fit_em(X, warm, self.tol, self.reg_covar, self.max_iter)
         if not info.ok:  # keep the warm start rather than a broken fit
-            self._warnings.append((RuntimeWarning, "the full-data refit failed; using the selected warm start"))
+            self.fit_flags_["refit_failed"] = True
+            self._warnings.append((DegenerateFitWarning, "the full-data refit failed; using the selected warm start"))
             return warm.copy()
         if not info.converged:
+            self.fit_flags_["refit_not_converged"] = True
             self._warnings.append((ConvergenceWarning, "the full-data EM fit did not converge"))
+        if info.n_iter <= 2 and m.n_components > 1:
+            self.fit_flags_["refit_suspicious"] = True
+            self._warnings.append((DegenerateFitWarning, f"the full-data EM fit with {m.n_components} components "
+                                   f"stopped after {info.n_iter} iteration(s): check the fit (plot_fit)"))
         return m
 
     def _set_public_params(self):
@@ -463,6 +474,7 @@ class GMMMI:
             value, se = self._point_estimate()
             self.bootstrap_params_ = None
             diag["mc_stderr"] = [se]
+            diag["flags"] = dict(getattr(self, "fit_flags_", {}))
             return self._result([], value, diag)
 
         def seed_of(b):
@@ -486,8 +498,17 @@ class GMMMI:
         diag["mc_stderr"] = out.stderr[out.ok].tolist()
         if failed == B:
             raise RuntimeError(f"all {B} bootstrap fits failed (singular covariances)")
+        flags = dict(getattr(self, "fit_flags_", {}))
+        ks = self.n_components_.values() if isinstance(self.n_components_, dict) else [self.n_components_]
+        n_susp = int((out.n_iter[out.ok] <= 2).sum()) if max(ks) > 1 else 0
+        flags.update(bootstrap_failed=failed, bootstrap_not_converged=int((~out.converged[out.ok]).sum()),
+                     bootstrap_suspicious=n_susp)
+        diag["flags"] = flags
+        if 2 * n_susp > B:
+            self._warnings.append((DegenerateFitWarning, f"{n_susp} of {B} bootstrap EM fits stopped after at most "
+                                                         "two iterations; see diagnostics['bootstrap']['suspicious']"))
         if failed:
-            self._warnings.append((RuntimeWarning, f"{failed} of {B} bootstrap fits failed (singular covariances) "
+            self._warnings.append((DegenerateFitWarning, f"{failed} of {B} bootstrap fits failed (singular covariances) "
                                                    "and were left out; see diagnostics['bootstrap']"))
         n_unconv = int((~out.converged[out.ok]).sum())
         if n_unconv:

@@ -193,7 +193,8 @@ def knn_kl_divergence(p_samples, q_samples, *, k=3, metric="max", jitter=False, 
     is consistent, not unbiased, and can be negative; it does not depend on
     the norm's unit-ball volume, which cancels. A P-sample that coincides
     with a Q-sample (nu_i = 0) makes it -inf; tied P-samples (rho_i = 0)
-    make it +inf (a RuntimeWarning says so).
+    make it +inf; both together make it undefined, and it is NaN (a
+    RuntimeWarning says which).
 
 {resampling}
 
@@ -244,7 +245,12 @@ def knn_kl_divergence(p_samples, q_samples, *, k=3, metric="max", jitter=False, 
     gen = check_rng(rng)
     x, y = _prepare([x, y], ["p_samples", "q_samples"], False, amplitude, gen)
     point, n_zero = _kl_value(x, y, k, metric, n_threads)
-    _warn_zero(n_zero, n, "KL divergence")
+    if math.isnan(point):  # +inf terms (tied P-samples) and -inf terms (P on Q) together
+        warnings.warn(f"{n_zero} of {n} points have a zero k-th neighbour distance: some P-samples coincide with "
+                      "other P-samples (+inf) and some with Q-samples (-inf), so the KL divergence estimate is "
+                      "undefined (NaN). Use jitter=True to break ties.", RuntimeWarning, stacklevel=2)
+    else:
+        _warn_zero(n_zero, n, "KL divergence")
     diagnostics = {"k": k, "n_samples": n, "m_samples": m, "dim": d, "metric": metric, "jitter": amplitude,
                    "n_tied": n_zero, "n_threads": n_threads}
     # both samples in one array; the replicates draw mp rows of P and mq rows of Q (strata),
