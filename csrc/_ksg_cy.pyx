@@ -788,3 +788,84 @@ def count_sorted(const double[::1] xs, const intp[::1] order, const double[::1] 
     out = np.empty(n, dtype=np.intp)
     out[idx] = sorted_cnt
     return out
+
+
+# --------------------------------------------------------------------------- exact sums
+DEF MAX_PARTIALS = 64  # non-overlapping partials of finite doubles number at most ~40
+
+
+cdef double _exact_sum(const double[:, ::1] a, intp col, bint square, double shift, bint* overflow) noexcept nogil:
+    """Correctly rounded sum of a[:, col] (or of (a[:, col] - shift)**2): Shewchuk's exact
+    partials, then the half-even correction of the final rounding -- the result of Python's
+    ``math.fsum``, so it does not depend on the order of the rows."""
+    cdef double partials[MAX_PARTIALS]
+    cdef intp n = a.shape[0], r, i, j, count = 0
+    cdef double x, y, t, hi, lo
+    for r in range(n):
+        x = a[r, col]
+        if square:
+            x = x - shift
+            x = x * x
+        i = 0
+        for j in range(count):
+            y = partials[j]
+            if fabs(x) < fabs(y):
+                t = x
+                x = y
+                y = t
+            hi = x + y
+            lo = y - (hi - x)
+            if lo != 0.0:
+                partials[i] = lo
+                i += 1
+            x = hi
+        if not (x - x == 0.0):  # inf or nan: the sum overflowed
+            overflow[0] = True
+            return 0.0
+        partials[i] = x
+        count = i + 1
+    hi = 0.0
+    lo = 0.0
+    if count > 0:
+        count -= 1
+        hi = partials[count]
+        while count > 0:
+            x = hi
+            count -= 1
+            y = partials[count]
+            hi = x + y
+            lo = y - (hi - x)
+            if lo != 0.0:
+                break
+        if count > 0 and ((lo < 0.0 and partials[count - 1] < 0.0) or (lo > 0.0 and partials[count - 1] > 0.0)):
+            y = lo * 2.0
+            x = hi + y
+            if y == x - hi:
+                hi = x
+    return hi
+
+
+def exact_column_sums(const double[:, ::1] a, shift=None, int n_threads=1):
+    """Correctly rounded column sums of ``a`` (n, d), or with ``shift`` (d,) the sums of
+    squared deviations ``(a[:, j] - shift[j])**2``; equal to ``math.fsum`` column by column,
+    so independent of the row order (and of ``n_threads``: one thread per column).
+    OverflowError if a sum overflows."""
+    cdef intp d = a.shape[1], j
+    cdef bint square = shift is not None
+    cdef double[::1] s = np.zeros(d) if shift is None else np.ascontiguousarray(shift, dtype=np.float64)
+    if s.shape[0] != d:
+        raise ValueError("shift must have one value per column")
+    out = np.empty(d)
+    flags = np.zeros(d, dtype=np.uint8)
+    cdef double[::1] o = out
+    cdef unsigned char[::1] f = flags
+    cdef bint overflow
+    cdef int nt = max(1, min(n_threads, d))
+    with nogil:
+        for j in prange(d, num_threads=nt, schedule="static"):
+            overflow = False
+            o[j] = _exact_sum(a, j, square, s[j], &overflow)
+            f[j] = overflow
+    if flags.any():
+        raise OverflowError("a column sum overflows float64")
+    return out

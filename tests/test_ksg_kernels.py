@@ -331,3 +331,27 @@ def test_presort_helper_thread(rng, monkeypatch):
     sort = _common._Presort([a], 2)
     with pytest.raises(MemoryError, match="no room"):
         sort.order(0)
+
+
+@pytest.mark.parametrize("n_threads", [1, 2])
+def test_exact_column_sums_equal_fsum_whatever_the_order(n_threads):
+    """The standardisation's sums are correctly rounded (math.fsum's result), so they do not
+    depend on the row order; with a shift they are sums of squared deviations."""
+    import math
+
+    from fastmi._ksg_cy import exact_column_sums
+
+    rng = np.random.default_rng(3)
+    for trial in range(100):
+        n, d = int(rng.integers(1, 2000)), int(rng.integers(1, 4))
+        a = rng.standard_normal((n, d)) * 10.0 ** rng.integers(-40, 40, size=(n, d))
+        s = exact_column_sums(a, None, n_threads)
+        assert np.array_equal(s, [math.fsum(c) for c in a.T])
+        assert np.array_equal(exact_column_sums(np.ascontiguousarray(a[rng.permutation(n)]), None, n_threads), s)
+        shift = s / n
+        assert np.array_equal(exact_column_sums(a, shift, n_threads),
+                              [math.fsum((c - m) ** 2) for c, m in zip(a.T, shift)])
+    with pytest.raises(OverflowError, match="overflows"):
+        exact_column_sums(np.array([[1e308], [1e308]]), None, n_threads)
+    with pytest.raises(ValueError, match="one value per column"):
+        exact_column_sums(np.ones((3, 2)), np.ones(3), n_threads)

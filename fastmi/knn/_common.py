@@ -6,7 +6,6 @@ identical results for any ``n_jobs``; randomness (jitter, subsamples) is drawn h
 """
 from __future__ import annotations
 
-import math
 import threading
 import warnings
 
@@ -37,30 +36,35 @@ def _jitter_amplitude(jitter):
     return check_float(jitter, "jitter", low=0.0)
 
 
-def _exact_mean_std(a):
-    """Column means and standard deviations (ddof=1) from correctly rounded sums
-    (``math.fsum``): they do not depend on the row order and are odd/even under negation
-    and exact under power-of-two scaling, so the standardised values -- and the neighbour
-    counts, which compare them exactly -- inherit those invariances."""
+def _exact_mean_std(a, n_threads=1):
+    """Column means and standard deviations (ddof=1) from correctly rounded sums (those of
+    ``math.fsum``, computed in the Cython kernel): they do not depend on the row order and
+    are odd/even under negation and exact under power-of-two scaling, so the standardised
+    values -- and the neighbour counts, which compare them exactly -- inherit those
+    invariances. Infinite where a sum overflows (the caller reports it)."""
     n = a.shape[0]
     try:
-        mean = np.array([math.fsum(c) / n for c in a.T.tolist()])
-        dev = a - mean
-        std = np.sqrt(np.array([math.fsum(c) for c in (dev * dev).T.tolist()]) / (n - 1))
-    except OverflowError:  # values near the float64 limit: the caller reports it
+        mean = _ksg_cy.exact_column_sums(a, None, n_threads) / n
+        std = np.sqrt(_ksg_cy.exact_column_sums(a, mean, n_threads) / (n - 1))
+    except OverflowError:
         return np.full(a.shape[1], np.inf), np.full(a.shape[1], np.inf)
     return mean, std
 
 
-def _prepare(arrays, names, standardize, amplitude, rng):
-    """Standardise each column (mean 0, std 1) and add the seeded jitter."""
+def _prepare(arrays, names, standardize, amplitude, rng, n_threads=1):
+    """Standardise each column (mean 0, std 1) and add the seeded jitter. The columns of all
+    the arrays are summed together, one thread per column."""
+    if standardize:
+        with np.errstate(over="ignore", invalid="ignore"):
+            mean, std = _exact_mean_std(np.ascontiguousarray(np.hstack(arrays)), n_threads)
+        edges = np.cumsum([0] + [a.shape[1] for a in arrays])
     out = []
-    for a, name in zip(arrays, names):
+    for k, (a, name) in enumerate(zip(arrays, names)):
         if standardize:
+            m, s = mean[edges[k]:edges[k + 1]], std[edges[k]:edges[k + 1]]
             with np.errstate(over="ignore", invalid="ignore"):
-                mean, std = _exact_mean_std(a)
-                a = (a - mean) / std
-            if not (np.isfinite(mean).all() and np.isfinite(std).all() and np.isfinite(a).all()):
+                a = (a - m) / s
+            if not (np.isfinite(m).all() and np.isfinite(s).all() and np.isfinite(a).all()):
                 raise ValueError(f"{name} overflows when standardised (values near the float64 limit); rescale it")
         if amplitude > 0.0:
             scale = amplitude * np.maximum(1.0, np.abs(a).mean(axis=0))
@@ -169,6 +173,6 @@ def setup(arrays, names, *, k, standardize, jitter, n_bootstrap, subsample, rng,
     n_threads, n_bootstrap, m, why = check_common(unit, n_jobs, n_bootstrap, subsample, n, k + 1, "it must exceed k")
     amplitude = _jitter_amplitude(jitter)
     gen = check_rng(rng)
-    arrays = _prepare(arrays, names, standardize, amplitude, gen)
+    arrays = _prepare(arrays, names, standardize, amplitude, gen, n_threads)
     return arrays, {"n": n, "k": k, "n_threads": n_threads, "n_bootstrap": n_bootstrap, "m": m, "why": why,
                     "amplitude": amplitude, "rng": gen}

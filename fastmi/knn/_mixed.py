@@ -273,7 +273,7 @@ def _categorical_setup(arrays, labels, *, k, standardize, jitter, min_class_size
             raise ValueError(f"subsample size m={m} leaves nothing out of n={n} after keeping two rows per class")
         strata = list(zip(members, sizes))
     gen = check_rng(rng)
-    arrays = _prepare(arrays, names, standardize, amplitude, gen)
+    arrays = _prepare(arrays, names, standardize, amplitude, gen, n_threads)
     diagnostics = {"k": k, "n_samples": n, "classes": classes.tolist(), "class_counts": counts.tolist(),
                    "standardize": bool(standardize), "jitter": amplitude, "n_threads": n_threads}
     if min_class_size is not None:
