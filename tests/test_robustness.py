@@ -145,14 +145,33 @@ def test_max_components_reached_warns_and_is_flagged(rng):
 
 
 def test_suspicious_fit_warns_and_is_flagged(rng):
-    """EM with several components that stops after one iteration (a huge tol) is suspicious."""
+    """EM with several components that stops after one iteration from its initialisation (a
+    huge tol) is suspicious."""
     x = rng.standard_normal(300)
     y = 0.5 * x + rng.standard_normal(300)
-    with pytest.warns(DegenerateFitWarning, match=r"stopped after"):
+    with pytest.warns(DegenerateFitWarning, match=r"every EM fit with the selected K=2 on data stopped after at most two iterations"):
         r = fastmi.mutual_info(x, y, method="gmm", n_components=2, tol=1e6, rng=0,
                                **{k: v for k, v in GMM_FAST.items() if k != "max_components"})
-    assert r.diagnostics["flags"]["refit_suspicious"] is True
-    assert r.diagnostics["flags"]["bootstrap_suspicious"] > 0
+    assert r.diagnostics["flags"]["search_suspicious"] > 0
+
+
+@pytest.mark.parametrize("case", ["bic", "categorical_k1", "warm_bootstrap"])
+def test_warm_started_and_closed_form_fits_are_not_suspicious(case, rng):
+    """Refits warm-started from a converged fit (the full-data refit after AIC/BIC, every
+    bootstrap replicate) and one-component fits (closed form, one iteration) legitimately stop
+    within two iterations: no warning, no flag."""
+    x = rng.standard_normal(2000)
+    y = np.where(rng.random(2000) < 0.5, x, -x) + 0.3 * rng.standard_normal(2000)
+    kw = {"rng": 0, "n_bootstrap": 20, "mc_samples": 5000}
+    with warnings.catch_warnings():
+        warnings.simplefilter("error", FitWarning)
+        if case == "bic":
+            r = fastmi.mutual_info(x, y, metric="bic", max_components=4, **kw)
+        elif case == "categorical_k1":
+            r = fastmi.mutual_info(x, x > 0.5, y_type="categorical", n_components=1, **kw)
+        else:
+            r = fastmi.mutual_info(x, y, n_components=2, **kw)
+    assert r.diagnostics["flags"]["search_suspicious"] == 0
 
 
 def test_clean_fit_has_no_flags(rng):
@@ -162,5 +181,5 @@ def test_clean_fit_has_no_flags(rng):
         warnings.simplefilter("error", FitWarning)
         r = fastmi.mutual_info(x, y, method="gmm", rng=0, **{**GMM_FAST, "max_components": 4})
     f = r.diagnostics["flags"]
-    assert not (f["max_components_reached"] or f["refit_failed"] or f["refit_not_converged"] or f["refit_suspicious"])
+    assert not (f["max_components_reached"] or f["refit_failed"] or f["refit_not_converged"] or f["search_suspicious"])
     assert f["bootstrap_failed"] == 0

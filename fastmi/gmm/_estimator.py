@@ -303,7 +303,7 @@ class GMMMI:
         self._warnings = []
         #: what went wrong in the fit (also warned); copied into every result's diagnostics['flags']
         self.fit_flags_ = {"max_components_reached": False, "search_not_converged": 0, "refit_failed": False,
-                           "refit_not_converged": False, "refit_suspicious": False}
+                           "refit_not_converged": False, "search_suspicious": 0}
         with thread_map(n_jobs) as pmap:
             if self.y_type == "categorical":
                 self._codes = codes
@@ -350,8 +350,18 @@ class GMMMI:
             raise ValueError(f"every EM fit on {name} failed (singular covariances); the data may be degenerate")
         record["selected"] = K
         record["selection"] = "fixed" if self.n_components != "auto" else self.metric
-        suspicious = [[it <= 2 and k > 1 for it in its] for k, its in zip(record["k"], record["n_iter"])]
+        # a fit from an initialisation that converges within two iterations barely left its start
+        # (e.g. the near-symmetric stall of random responsibilities)
+        suspicious = [[it <= 2 and k > 1 and c for it, c in zip(its, cs)]
+                      for k, its, cs in zip(record["k"], record["n_iter"], record["converged"])]
         record["suspicious"] = suspicious
+        at_k = next((s for k, s in zip(record["k"], suspicious) if k == K), [])
+        self.fit_flags_["search_suspicious"] += sum(at_k)
+        if at_k and all(at_k):  # one good start is enough: warn when every fit at the selected K stalled
+            self._warnings.append((DegenerateFitWarning,
+                                   f"every EM fit with the selected K={K} on {name} stopped after at most two "
+                                   "iterations from its start: check the fit (plot_fit, plot_cv), or try "
+                                   "init='kmeans++' or a smaller tol"))
         if self.n_components == "auto" and not record["stopped_by_patience"]:
             self.fit_flags_["max_components_reached"] = True
             self._warnings.append((ConvergenceWarning,
@@ -374,10 +384,6 @@ class GMMMI:
         if not info.converged:
             self.fit_flags_["refit_not_converged"] = True
             self._warnings.append((ConvergenceWarning, "the full-data EM fit did not converge"))
-        if info.n_iter <= 2 and m.n_components > 1:
-            self.fit_flags_["refit_suspicious"] = True
-            self._warnings.append((DegenerateFitWarning, f"the full-data EM fit with {m.n_components} components "
-                                   f"stopped after {info.n_iter} iteration(s): check the fit (plot_fit)"))
         return m
 
     def _set_public_params(self):
@@ -499,14 +505,9 @@ class GMMMI:
         if failed == B:
             raise RuntimeError(f"all {B} bootstrap fits failed (singular covariances)")
         flags = dict(getattr(self, "fit_flags_", {}))
-        ks = self.n_components_.values() if isinstance(self.n_components_, dict) else [self.n_components_]
-        n_susp = int((out.n_iter[out.ok] <= 2).sum()) if max(ks) > 1 else 0
-        flags.update(bootstrap_failed=failed, bootstrap_not_converged=int((~out.converged[out.ok]).sum()),
-                     bootstrap_suspicious=n_susp)
+        # bootstrap refits start from the selected fit, so stopping within two iterations is expected there
+        flags.update(bootstrap_failed=failed, bootstrap_not_converged=int((~out.converged[out.ok]).sum()))
         diag["flags"] = flags
-        if 2 * n_susp > B:
-            self._warnings.append((DegenerateFitWarning, f"{n_susp} of {B} bootstrap EM fits stopped after at most "
-                                                         "two iterations; see diagnostics['bootstrap']['suspicious']"))
         if failed:
             self._warnings.append((DegenerateFitWarning, f"{failed} of {B} bootstrap fits failed (singular covariances) "
                                                    "and were left out; see diagnostics['bootstrap']"))
