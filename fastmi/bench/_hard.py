@@ -179,8 +179,12 @@ def _outlier_mixture(rho, frac, spread):
 HARD_SUITE = {
     "spiral_gaussian_2x2": lambda: Mapped(Gaussian(0.6, dx=2, dy=2), Spiral(0.5), Spiral(0.5),
                                           name="spiral_gaussian_2x2"),
+    "spiral_strong_gaussian_2x2": lambda: Mapped(Gaussian(0.6, dx=2, dy=2), Spiral(1.5), Spiral(1.5),
+                                                 name="spiral_strong_gaussian_2x2"),
     "wave_gaussian_2x2": lambda: Mapped(Gaussian(0.6, dx=2, dy=2), Wave(1.0, 2.0), Wave(1.0, 2.0),
                                         name="wave_gaussian_2x2"),
+    "wave_gaussian_3x3": lambda: Mapped(Gaussian(0.6, dx=3, dy=3), Wave(1.5, 2.5), Wave(1.5, 2.5),
+                                        name="wave_gaussian_3x3"),
     "wave_gaussian_1x1": lambda: Mapped(Gaussian(0.75), Wave(0.45, 2.0), Wave(0.45, 2.0), name="wave_gaussian_1x1"),
     "half_cube_gaussian_2x2": lambda: Transformed(Gaussian(0.6, dx=2, dy=2), "half_cube", "half_cube",
                                                   name="half_cube_gaussian_2x2"),
