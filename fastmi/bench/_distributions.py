@@ -651,7 +651,25 @@ def _resolve_transform(f, d, what):
     return names, funcs
 
 
-class Transformed(Distribution):
+class _Reparametrised(Distribution):
+    """``base`` seen through invertible maps of x and of y (``_map_x``, ``_map_y``): the MI is
+    the base's, exactly."""
+
+    def _init_from(self, base, name, params):
+        self.base = base
+        self.y_type = base.y_type
+        super().__init__(name, params, base.dx, base.dy)
+        self.mi_method = f"invariance: {base.mi_method} of {base.name}"
+
+    def _compute_mi(self):
+        return self.base.mi, self.base.mi_stderr
+
+    def _sample(self, n, rng):
+        x, y = self.base._sample(n, rng)
+        return self._map_x(x), self._map_y(y)
+
+
+class Transformed(_Reparametrised):
     """``base`` with a strictly monotone map applied to each coordinate of x and/or y.
 
     MI is invariant under such maps, so ``mi`` is ``base.mi``; only the estimators' task
@@ -675,24 +693,17 @@ class Transformed(Distribution):
             raise ValueError(f"base must be a fastmi.bench distribution, got {base!r}")
         if fy is not None and base.y_type == "categorical":
             raise ValueError("fy must be None for a categorical y")
-        self.base = base
         self._fx_names, self._fx = _resolve_transform(fx, base.dx, "fx")
         self._fy_names, self._fy = _resolve_transform(fy, base.dy, "fy")
-        self.y_type = base.y_type
         label = "/".join(_short(n) for n in (self._fx_names, self._fy_names))
         params = {"base": base.name, "fx": self._fx_names, "fy": self._fy_names}
-        super().__init__(name or f"{label}({base.name})", params, base.dx, base.dy)
-        self.mi_method = f"invariance: {base.mi_method} of {base.name}"
+        self._init_from(base, name or f"{label}({base.name})", params)
 
-    def _compute_mi(self):
-        return self.base.mi, self.base.mi_stderr
+    def _map_x(self, x):
+        return _apply(self._fx, self._fx_names, x, "x")
 
-    def _sample(self, n, rng):
-        x, y = self.base._sample(n, rng)
-        x = _apply(self._fx, self._fx_names, x, "x")
-        if self.y_type != "categorical":
-            y = _apply(self._fy, self._fy_names, y, "y")
-        return x, y
+    def _map_y(self, y):
+        return y if self.y_type == "categorical" else _apply(self._fy, self._fy_names, y, "y")
 
 
 def _short(names):

@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from .._validation import check_float
-from ._distributions import Distribution, Gaussian, GaussianMixture, StudentT, Transformed
+from ._distributions import Distribution, Gaussian, GaussianMixture, StudentT, Transformed, _Reparametrised
 
 __all__ = ["HARD_SUITE", "Mapped", "Spiral", "VectorMap", "Wave", "hard_suite"]
 
@@ -121,7 +121,7 @@ class Wave(VectorMap):
         return out
 
 
-class Mapped(Distribution):
+class Mapped(_Reparametrised):
     """``base`` with a smooth bijection of all of x's coordinates and/or all of y's.
 
     MI is invariant under such maps, so ``mi`` is ``base.mi``.
@@ -145,22 +145,16 @@ class Mapped(Distribution):
                 if not isinstance(g, VectorMap):
                     raise ValueError(f"g{what} must be a VectorMap (Spiral, Wave, ...), got {g!r}")
                 g.check_dim(d, what)
-        self.base, self.gx, self.gy = base, gx, gy
+        self.gx, self.gy = gx, gy
         label = "/".join("id" if g is None else g.name for g in (gx, gy))
         params = {"base": base.name, "gx": None if gx is None else gx.name, "gy": None if gy is None else gy.name}
-        super().__init__(name or f"{label}({base.name})", params, base.dx, base.dy)
-        self.mi_method = f"invariance: {base.mi_method} of {base.name}"
+        self._init_from(base, name or f"{label}({base.name})", params)
 
-    def _compute_mi(self):
-        return self.base.mi, self.base.mi_stderr
+    def _map_x(self, x):
+        return x if self.gx is None else self.gx.forward(x)
 
-    def _sample(self, n, rng):
-        x, y = self.base._sample(n, rng)
-        if self.gx is not None:
-            x = self.gx.forward(x)
-        if self.gy is not None:
-            y = self.gy.forward(y)
-        return x, y
+    def _map_y(self, y):
+        return y if self.gy is None else self.gy.forward(y)
 
 
 def _scaled_identity_mixture(weights, scales, rho, d):
