@@ -246,3 +246,18 @@ register(Method(
     "knn", _KNN, entropy="knn_entropy", kl="knn_kl_divergence",
     summary="Kozachenko-Leonenko (1987) entropy and Wang-Kulkarni-Verdu (2009) KL divergence, "
             "max-norm or Euclidean"))
+_NEURAL = "fastmi.neural"
+_HELD_OUT = dict(data="continuous", point="mean over held-out batches", error_bars="held-out batches", cheap=False,
+                 extra="torch", requires=("torch",))
+register(Method(
+    "infonce", _NEURAL, "infonce_mutual_info", **_HELD_OUT,
+    summary="InfoNCE lower bound with a learned critic (van den Oord et al. 2018); capped at log(batch size)"))
+register(Method(
+    "nwj", _NEURAL, "nwj_mutual_info", **_HELD_OUT,
+    summary="NWJ lower bound with a learned critic (Nguyen, Wainwright & Jordan 2010)"))
+register(Method(
+    "mine", _NEURAL, "mine_mutual_info", **_HELD_OUT,
+    summary="MINE: Donsker-Varadhan lower bound, moving-average gradient correction (Belghazi et al. 2018)"))
+register(Method(
+    "club", _NEURAL, "club_mutual_info", **_HELD_OUT,
+    summary="CLUB upper bound with a Gaussian variational q(y|x) (Cheng et al. 2020)"))

@@ -22,6 +22,8 @@ SCHEMES = {
     "bootstrap": "rows resampled with replacement and the estimator rerun on each replicate",
     "subsample": "rows subsampled without replacement, replicates rescaled to the full-sample spread",
     "none": "no replicates: the result has no error bar (std is NaN)",
+    "held-out batches": "a trained critic evaluated on disjoint held-out batches (neural bounds); std is the "
+                        "standard error of the batch mean",
 }
 
 

@@ -16,7 +16,7 @@ from scipy.special import digamma
 import fastmi
 from fastmi import _registry
 
-METHODS = _registry.names("mi")
+METHODS = [m for m in _registry.names("mi") if _registry.get(m).available]  # the torch extra may be missing
 FAST = {"gmm": {"n_bootstrap": 10, "mc_samples": 2000, "n_init": 1, "max_components": 3}}
 CONTINUOUS = [m for m in METHODS if _registry.get(m).data != "discrete"]
 
@@ -111,6 +111,14 @@ def _perfect_gaussian(r, msgs, n):
     assert any("infinite" in m for m in msgs)
 
 
+def _perfect_neural(r, msgs, n):
+    # the neural bounds (fastmi.neural): finite and well above 1 nat; InfoNCE never above log(batch)
+    assert_sensible(r)
+    assert r.mi > 1.0
+    if "cap" in r.diagnostics:
+        assert r.mi <= r.diagnostics["cap"] + 1e-9
+
+
 PERFECT = {
     # GMM: a mixture has no density on a line, so y = x is refused with a clear message
     "gmm": r"linearly dependent",
@@ -119,6 +127,7 @@ PERFECT = {
     "mixed": _perfect_large,
     "discrete": _perfect_discrete,
     "gaussian": _perfect_gaussian,
+    **{m: _perfect_neural for m in METHODS if _registry.get(m).extra == "torch"},
 }
 
 

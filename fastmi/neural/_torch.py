@@ -1,0 +1,62 @@
+"""Lazy access to PyTorch: the neural estimators and the interpretability maps import it on
+first use, so that ``import fastmi`` never does."""
+from __future__ import annotations
+
+import contextlib
+import importlib
+
+
+INSTALL = 'pip install "fastmi[torch]"'
+
+
+def require_torch(what="the neural estimators"):
+    """The ``torch`` module; ImportError naming the extra when it is missing."""
+    try:
+        return importlib.import_module("torch")
+    except ImportError:
+        raise ImportError(f"{what} need PyTorch: {INSTALL}") from None
+
+
+def resolve_device(device):
+    """``device`` as a ``torch.device``: None means CPU (CUDA only when asked for)."""
+    torch = require_torch()
+    if device is None:
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except (RuntimeError, TypeError) as exc:
+        raise ValueError(f"device must be None, 'cpu', 'cuda' or 'cuda:N', got {device!r}: {exc}") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ValueError(f"device={device!r}: this PyTorch has no CUDA device (torch {torch.__version__})")
+    return dev
+
+
+def torch_seed(gen):
+    """A 63-bit torch seed drawn from the NumPy Generator ``gen``."""
+    return int(gen.integers(0, 2**63 - 1))
+
+
+@contextlib.contextmanager
+def seeded(seed, device, n_threads=None):
+    """Run the block with torch's global generators forked and seeded with ``seed`` (restored
+    afterwards), with ``n_threads`` intra-op threads (restored afterwards)."""
+    torch = require_torch()
+    devices = [device.index or 0] if device.type == "cuda" else []
+    old_threads = torch.get_num_threads()
+    with torch.random.fork_rng(devices=devices):
+        torch.manual_seed(seed)
+        try:
+            if n_threads is not None:
+                torch.set_num_threads(int(n_threads))
+            yield
+        finally:
+            torch.set_num_threads(old_threads)
+
+
+def standardize(a):
+    """Columns of the float64 array ``a`` standardised to mean 0 and std 1 (constant columns
+    are left centred)."""
+    mean = a.mean(axis=0)
+    std = a.std(axis=0)
+    std[std == 0] = 1.0
+    return (a - mean) / std
