@@ -292,7 +292,7 @@ def test_input_validation():
     with pytest.raises(ValueError, match="at least 2"):
         fastmi.mi_matrix(a[:, :1])
     with pytest.raises(ValueError, match="method must be one of"):
-        fastmi.mi_matrix(a, method="mine")
+        fastmi.mi_matrix(a, method="no_such_method")
     bad = a.copy()
     bad[5, 1] = np.nan
     with pytest.raises(ValueError, match="a contains 1 NaN"):
