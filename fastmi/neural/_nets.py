@@ -18,16 +18,25 @@ def mlp(d_in, hidden, d_out, n_layers=1):
 
 
 class SeparableCritic(nn.Module):
-    """f(x, y) = g(x) . h(y) with MLP embeddings g and h: one forward pass per batch gives
-    every pair's score (B + B evaluations for B x B scores)."""
+    """f(x, y) = g(x) . h(y) with embeddings g = linear + MLP and h likewise: one forward pass
+    per batch gives every pair's score (B + B evaluations for B x B scores).
+
+    The MLPs' last layers start at zero, so training starts from the low-rank bilinear critic
+    (the right one for jointly Gaussian data) and the MLPs add what it misses. Without the
+    linear path, MLP embeddings of 20-dimensional inputs overfit before they learn the linear
+    dependence (InfoNCE 0.73 against a truth of 0.94 at N = 4000)."""
 
     def __init__(self, dx, dy, hidden=64, embed_dim=32, n_layers=1):
         super().__init__()
+        self.g_lin, self.h_lin = nn.Linear(dx, embed_dim), nn.Linear(dy, embed_dim)
         self.g = mlp(dx, hidden, embed_dim, n_layers)
         self.h = mlp(dy, hidden, embed_dim, n_layers)
+        for last in (self.g[-1], self.h[-1]):
+            nn.init.zeros_(last.weight)
+            nn.init.zeros_(last.bias)
 
     def forward(self, x, y):
-        return self.g(x) @ self.h(y).T
+        return (self.g_lin(x) + self.g(x)) @ (self.h_lin(y) + self.h(y)).T
 
 
 class BilinearCritic(nn.Module):
