@@ -53,6 +53,8 @@ class MIResult:
     ksg, ksg2, mixed,  subsample   the full-sample estimate            std of the replicates rescaled
     discrete,                                                          to the full-sample spread
     gaussian                                                           (delete-d jackknife)
+    infonce, nwj,      held-out    mean of the bound over disjoint     standard error of that mean
+    mine, club         batches     held-out batches
     any, with          none        the full-sample estimate            NaN: no error bar
     n_bootstrap=0
     =================  ==========  ==================================  ===============================
