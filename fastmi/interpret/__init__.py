@@ -1,11 +1,16 @@
 """Interpretability tools built on the MI estimators: disentanglement summaries of MI
 matrices (MIG, the most informative factor of each latent), and local-global MI maps and
-the per-position information bottleneck for neural networks (torch extra)."""
+the per-position information bottleneck for neural networks (torch extra); functional-information
+attribution, a post-hoc FLINT interpreter (torch extra) and deletion/insertion faithfulness curves."""
 from ._adapters import collect_activations, plot_map, to_positions
+from ._faithfulness import Faithfulness, deletion_curve, faithfulness, insertion_curve
+from ._flint import FLINT, conciseness, fidelity
+from ._functional import FunctionalInformation, estimate_covariance, functional_fisher
 from ._local_global import (BottleneckMap, Decomposition, LocalGlobalMap, bottleneck_capacity, bottleneck_map,
                             local_global_map, representation_decomposition)
 from ._mig import MIGResult, factor_entropy, mig, most_informative
 
-__all__ = ["BottleneckMap", "Decomposition", "LocalGlobalMap", "MIGResult", "bottleneck_capacity", "bottleneck_map",
-           "collect_activations", "factor_entropy", "local_global_map", "mig", "most_informative", "plot_map",
+__all__ = ["BottleneckMap", "Decomposition", "FLINT", "Faithfulness", "FunctionalInformation", "LocalGlobalMap", "MIGResult",
+           "bottleneck_capacity", "bottleneck_map", "collect_activations", "conciseness", "deletion_curve", "estimate_covariance", "factor_entropy", "faithfulness",
+           "fidelity", "functional_fisher", "insertion_curve", "local_global_map", "mig", "most_informative", "plot_map",
            "representation_decomposition", "to_positions"]

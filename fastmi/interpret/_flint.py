@@ -1,0 +1,297 @@
+"""A post-hoc FLINT interpreter (Parekh, Mozharovskyi & d'Alche-Buc, NeurIPS 2021) for a frozen
+predictor f (optional: torch).
+
+An attribute network Phi reads hidden layers of f and outputs J non-negative attributes; a
+linear interpreter g = h o Phi is trained to reproduce f's output (output fidelity), a decoder
+reconstructs the input from Phi (input fidelity), with L1 sparsity of Phi and the entropy-based
+conciseness/diversity term. ``fidelity`` and ``conciseness`` are plain NumPy functions.
+See DESIGN.md section 6."""
+from __future__ import annotations
+
+import numpy as np
+
+from .._config import resolve_n_jobs
+from .._validation import check_float, check_int, check_rng
+from ..neural._torch import require_torch, resolve_device, seeded, torch_seed
+
+_WHAT = "FLINT"
+
+
+def _to_numpy(a, name):
+    arr = np.asarray(a.detach().cpu().numpy() if hasattr(a, "detach") else a)
+    if arr.dtype.kind not in "biuf":
+        raise ValueError(f"{name} must be numeric, got dtype {arr.dtype}")
+    if arr.ndim < 1:
+        raise ValueError(f"{name} must have a leading sample axis, got shape {arr.shape}")
+    arr = np.asarray(arr, dtype=np.float64).reshape(arr.shape[0], -1)
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{name} contains NaN or infinite values")
+    return arr
+
+
+def _stack_hidden(hidden):
+    """Hidden layers (an array, a list/tuple of arrays or a dict from collect_activations),
+    flattened per sample and concatenated: (n_samples, n_hidden_features)."""
+    if isinstance(hidden, dict):
+        parts = [_to_numpy(hidden[k], f"hidden[{k!r}]") for k in sorted(hidden)]
+    elif isinstance(hidden, (list, tuple)):
+        parts = [_to_numpy(h, f"hidden[{i}]") for i, h in enumerate(hidden)]
+    else:
+        parts = [_to_numpy(hidden, "hidden")]
+    if not parts:
+        raise ValueError("hidden must hold at least one layer")
+    n = parts[0].shape[0]
+    if any(p.shape[0] != n for p in parts):
+        raise ValueError(f"hidden layers disagree on n_samples: {[p.shape[0] for p in parts]}")
+    return np.concatenate(parts, axis=1)
+
+
+def fidelity(g_logits, f_logits):
+    """Share of samples where the interpreter and the predictor agree: mean[argmax g = argmax f].
+
+    Parameters
+    ----------
+    g_logits, f_logits : array-like of shape (n_samples, n_classes)
+
+    Returns
+    -------
+    float
+    """
+    g, f = np.asarray(g_logits), np.asarray(f_logits)
+    if g.ndim != 2 or g.shape != f.shape:
+        raise ValueError(f"g_logits and f_logits must have the same shape (n_samples, n_classes); "
+                         f"got {g.shape} and {f.shape}")
+    return float(np.mean(np.argmax(g, axis=1) == np.argmax(f, axis=1)))
+
+
+def conciseness(relevance, t=10.0):
+    """CNS(t) = mean_x #{j : r_j(x) > 1/t}: the mean number of attributes whose local relevance
+    exceeds 1/t (lower: more concise explanations).
+
+    Parameters
+    ----------
+    relevance : array-like of shape (n_samples, n_attributes)
+        Local relevances in [-1, 1] (:meth:`FLINT.local_relevance`).
+    t : float or array-like of float, default=10.0
+        Threshold parameter(s), t >= 1.
+
+    Returns
+    -------
+    float or ndarray
+        One value per t.
+    """
+    r = np.asarray(relevance, dtype=np.float64)
+    if r.ndim != 2:
+        raise ValueError(f"relevance must have shape (n_samples, n_attributes), got {r.shape}")
+    ts = np.asarray(t, dtype=np.float64)
+    if not (np.isfinite(ts).all() and (ts >= 1).all()):
+        raise ValueError(f"t must be >= 1, got {t!r}")
+    out = (r[None] > (1.0 / ts.reshape(-1))[:, None, None]).sum(axis=2).mean(axis=1)
+    return float(out[0]) if ts.ndim == 0 else out
+
+
+class FLINT:
+    """Post-hoc FLINT interpreter of a frozen classifier.
+
+    Parameters
+    ----------
+    n_attributes : int
+        J, the size of the attribute dictionary.
+    hidden_size : int, default=64
+        Width of the attribute network and of the decoder.
+    input_weight : float, default=0.5
+        Weight of the input-fidelity (reconstruction) loss.
+    conciseness_weight : float, default=0.2
+        Weight of the conciseness/diversity term L_cd (0: trained without it).
+    l1_weight : float, default=1e-3
+        Weight of the L1 sparsity of Phi.
+    n_steps : int, default=1500
+        Adam steps.
+    lr : float, default=3e-3
+    batch_size : int, default=256
+    device : None or str
+        Where to train (None: CPU).
+    rng : None, int, SeedSequence or Generator
+        Seeds the networks' initialisation and the minibatches (SPEC 7).
+    n_jobs : int or None
+        torch intra-op threads during training (None: 1).
+
+    Attributes
+    ----------
+    n_classes_ : int
+    fidelity_ : float
+        Output fidelity on the training rows.
+    history_ : ndarray of shape (n_steps, 5)
+        Total, output-fidelity, input-fidelity, L1 and L_cd losses per step.
+
+    Notes
+    -----
+    Phi is an MLP (hidden features -> ``hidden_size`` -> J, ReLU outputs), h a linear layer
+    (J -> n_classes), the decoder an MLP (J -> ``hidden_size`` -> input). Hidden features and
+    inputs are standardised per column. The loss is
+
+        CE(softmax f, softmax g) + input_weight * MSE(decoder(Phi), x)
+        + l1_weight * mean |Phi|_1 + conciseness_weight * L_cd,
+
+    L_cd = mean_x H(softmax |Phi(x)|) - H(softmax(mean_x |Phi(x)|)), f detached.
+
+    References
+    ----------
+    .. [1] J. Parekh, P. Mozharovskyi and F. d'Alche-Buc, "A Framework to Learn with
+       Interpretation", NeurIPS 2021.
+    """
+
+    def __init__(self, n_attributes, *, hidden_size=64, input_weight=0.5, conciseness_weight=0.2, l1_weight=1e-3,
+                 n_steps=1500, lr=3e-3, batch_size=256, device=None, rng=None, n_jobs=None):
+        self.n_attributes = n_attributes
+        self.hidden_size = hidden_size
+        self.input_weight = input_weight
+        self.conciseness_weight = conciseness_weight
+        self.l1_weight = l1_weight
+        self.n_steps = n_steps
+        self.lr = lr
+        self.batch_size = batch_size
+        self.device = device
+        self.rng = rng
+        self.n_jobs = n_jobs
+
+    def fit(self, hidden, x, f_logits):
+        """Train the interpreter.
+
+        Parameters
+        ----------
+        hidden : array-like, list of array-likes or dict
+            Hidden-layer activations of the frozen predictor, (n_samples, ...) each (e.g. the
+            output of :func:`collect_activations`); flattened and concatenated.
+        x : array-like of shape (n_samples, ...)
+            The inputs (reconstruction target of the decoder).
+        f_logits : array-like of shape (n_samples, n_classes)
+            The predictor's logits.
+
+        Returns
+        -------
+        self
+        """
+        torch = require_torch(_WHAT)
+        from torch import nn
+
+        J = check_int(self.n_attributes, "n_attributes", low=1)
+        width = check_int(self.hidden_size, "hidden_size", low=1)
+        w_in = check_float(self.input_weight, "input_weight", low=0.0)
+        w_cd = check_float(self.conciseness_weight, "conciseness_weight", low=0.0)
+        w_l1 = check_float(self.l1_weight, "l1_weight", low=0.0)
+        n_steps = check_int(self.n_steps, "n_steps", low=1)
+        lr = check_float(self.lr, "lr", low=0.0, low_inclusive=False)
+        H = _stack_hidden(hidden)
+        X = _to_numpy(x, "x")
+        F = _to_numpy(f_logits, "f_logits")
+        n = H.shape[0]
+        if X.shape[0] != n or F.shape[0] != n:
+            raise ValueError(f"hidden, x and f_logits must have the same n_samples; got {n}, {X.shape[0]}, "
+                             f"{F.shape[0]}")
+        if F.shape[1] < 2:
+            raise ValueError(f"f_logits must have >= 2 classes, got shape {F.shape}")
+        if n < 2:
+            raise ValueError(f"at least 2 samples are needed, got {n}")
+        bs = min(check_int(self.batch_size, "batch_size", low=1), n)
+        n_threads = 1 if self.n_jobs is None else resolve_n_jobs(self.n_jobs)
+        dev = resolve_device(self.device)
+        gen = check_rng(self.rng)
+        self._h_mean, self._h_std = H.mean(0), H.std(0)
+        self._h_std[self._h_std == 0] = 1.0
+        x_mean, x_std = X.mean(0), X.std(0)
+        x_std[x_std == 0] = 1.0
+        Ht = torch.from_numpy(((H - self._h_mean) / self._h_std).astype(np.float32)).to(dev)
+        Xt = torch.from_numpy(((X - x_mean) / x_std).astype(np.float32)).to(dev)
+        Pt = torch.softmax(torch.from_numpy(F.astype(np.float32)), dim=1).to(dev)
+        K = F.shape[1]
+        history = np.empty((n_steps, 5))
+        with seeded(torch_seed(gen), dev, n_threads):
+            phi = nn.Sequential(nn.Linear(H.shape[1], width), nn.ReLU(), nn.Linear(width, J), nn.ReLU()).to(dev)
+            head = nn.Linear(J, K).to(dev)
+            dec = nn.Sequential(nn.Linear(J, width), nn.ReLU(), nn.Linear(width, X.shape[1])).to(dev)
+            opt = torch.optim.Adam([*phi.parameters(), *head.parameters(), *dec.parameters()], lr=lr)
+
+            def entropy(p):
+                return -(p * torch.log(p.clamp_min(1e-12))).sum(-1)
+
+            for step in range(n_steps):
+                idx = torch.from_numpy(gen.choice(n, bs, replace=False) if bs < n else np.arange(n)).to(dev)
+                a = phi(Ht[idx])
+                g = head(a)
+                l_of = -(Pt[idx] * torch.log_softmax(g, dim=1)).sum(1).mean()
+                l_if = ((dec(a) - Xt[idx]) ** 2).mean()
+                l_l1 = a.abs().sum(1).mean()
+                l_cd = entropy(torch.softmax(a.abs(), dim=1)).mean() - entropy(torch.softmax(a.abs().mean(0), dim=0))
+                loss = l_of + w_in * l_if + w_l1 * l_l1 + w_cd * l_cd
+                opt.zero_grad()
+                loss.backward()
+                opt.step()
+                history[step] = [float(v.detach()) for v in (loss, l_of, l_if, l_l1, l_cd)]
+        for mod in (phi, head, dec):
+            mod.eval()
+            for p in mod.parameters():
+                p.requires_grad_(False)
+        self._phi, self._head, self._dec, self._dev = phi, head, dec, dev
+        self._train_hidden = Ht
+        self.n_classes_ = K
+        self.history_ = history
+        self.fidelity_ = fidelity(self.predict_logits(), F)
+        return self
+
+    def _check_fitted(self):
+        if not hasattr(self, "_phi"):
+            raise RuntimeError("this FLINT instance is not fitted yet; call fit(hidden, x, f_logits) first")
+
+    def _hidden_tensor(self, hidden):
+        torch = require_torch(_WHAT)
+        if hidden is None:
+            return self._train_hidden
+        H = _stack_hidden(hidden)
+        if H.shape[1] != self._h_mean.size:
+            raise ValueError(f"hidden has {H.shape[1]} features; the interpreter was fitted on {self._h_mean.size}")
+        return torch.from_numpy(((H - self._h_mean) / self._h_std).astype(np.float32)).to(self._dev)
+
+    def attributes(self, hidden=None):
+        """Phi(x), the J attributes, shape (n_samples, J), for ``hidden`` (default: the
+        training rows)."""
+        self._check_fitted()
+        torch = require_torch(_WHAT)
+        with torch.no_grad():
+            return self._phi(self._hidden_tensor(hidden)).cpu().double().numpy()
+
+    def predict_logits(self, hidden=None):
+        """The interpreter's logits g(x) = h(Phi(x)), shape (n_samples, n_classes)."""
+        self._check_fitted()
+        torch = require_torch(_WHAT)
+        with torch.no_grad():
+            return self._head(self._phi(self._hidden_tensor(hidden))).cpu().double().numpy()
+
+    def _weights(self):
+        return self._head.weight.detach().cpu().double().numpy()  # (K, J)
+
+    def local_relevance(self, hidden=None):
+        """r_j(x) = Phi_j(x) w_{c,j} / max_j |Phi_j(x) w_{c,j}|, c the interpreter's predicted
+        class: shape (n_samples, J), values in [-1, 1]."""
+        a = self.attributes(hidden)
+        c = np.argmax(self.predict_logits(hidden), axis=1)
+        contrib = a * self._weights()[c]
+        scale = np.abs(contrib).max(axis=1, keepdims=True)
+        return np.divide(contrib, scale, out=np.zeros_like(contrib), where=scale > 0)
+
+    def global_relevance(self, hidden=None):
+        """Class-attribute relevance, shape (n_classes, J): the mean local relevance over the
+        samples predicted as each class, each row scaled to max |.| = 1 (rows of classes
+        never predicted are 0)."""
+        r = self.local_relevance(hidden)
+        c = np.argmax(self.predict_logits(hidden), axis=1)
+        G = np.zeros((self.n_classes_, r.shape[1]))
+        for k in range(self.n_classes_):
+            if np.any(c == k):
+                G[k] = r[c == k].mean(axis=0)
+        scale = np.abs(G).max(axis=1, keepdims=True)
+        return np.divide(G, scale, out=np.zeros_like(G), where=scale > 0)
+
+    def __repr__(self):
+        fitted = f", fidelity_={self.fidelity_:.3f}" if hasattr(self, "fidelity_") else ""
+        return f"FLINT(n_attributes={self.n_attributes}{fitted})"
