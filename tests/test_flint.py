@@ -41,6 +41,9 @@ def fitted(concepts):
 
 
 @pytest.mark.slow
+# These FLINT checks pass for rng=0. Concept alignment is not yet robust over seeds: with rng=1..4
+# the Hungarian-matched |corr| misses 0.9 and the unused concept's relevance and the CNS comparison
+# fail too (measured; see issue 13's note). They guard the current implementation, not the method.
 def test_fidelity_and_concepts(concepts, fitted):
     C, X, hidden, logits = concepts
     assert fitted.fidelity_ >= 0.95
