@@ -16,7 +16,7 @@ import numpy as np
 from .._config import resolve_n_jobs
 from .._result import _jsonable, unit_scale
 from .._validation import check_choice, check_float, check_int, check_rng, check_unit
-from ..neural._torch import require_torch, resolve_device, seeded, torch_seed
+from ..neural._torch import require_torch, resolve_device, seeded, standardize, torch_seed
 
 _WHAT = "the local-global maps"
 
@@ -47,13 +47,6 @@ def _check_global(global_, n):
     if not np.isfinite(arr).all():
         raise ValueError("global_ contains NaN or infinite values")
     return arr
-
-
-def _standardize(a, axis):
-    mean = a.mean(axis=axis, keepdims=True)
-    std = a.std(axis=axis, keepdims=True)
-    std[std == 0] = 1.0
-    return (a - mean) / std, mean, std
 
 
 @dataclass
@@ -162,8 +155,8 @@ def local_global_map(local, global_, *, critic="position", negatives="same_posit
     dev = resolve_device(device)
     gen = check_rng(rng)
     n, k, c = x.shape
-    xs = _standardize(x, (0, 1))[0].astype(np.float32)
-    ys = _standardize(y, 0)[0].astype(np.float32)
+    xs = standardize(x, (0, 1))[0].astype(np.float32)
+    ys = standardize(y, 0)[0].astype(np.float32)
     perm = gen.permutation(n)
     n_test = min(max(4, int(round(test_size * n))), n - 4)
     test, train = perm[:n_test], perm[n_test:]
@@ -342,7 +335,7 @@ def bottleneck_map(head, local, labels, beta, *, alpha="per_position", loss="cro
     n_threads = 1 if n_jobs is None else resolve_n_jobs(n_jobs)
     dev = resolve_device(device)
     gen = check_rng(rng)
-    xt_np, mu, sigma = _standardize(x, 0)
+    xt_np, mu, sigma = standardize(x, 0)
     seed = torch_seed(gen)
     flags = [p.requires_grad for p in head.parameters()]
     was_training = head.training

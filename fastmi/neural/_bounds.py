@@ -114,8 +114,8 @@ def _fit(kind, x, y, *, critic, hidden, embed_dim, n_layers, batch_size, lr, wei
     dev = resolve_device(device)
     gen = check_rng(rng)
     n = x.shape[0]
-    xs = standardize(x).astype(np.float32)
-    ys = standardize(y).astype(np.float32)
+    xs = standardize(x)[0].astype(np.float32)
+    ys = standardize(y)[0].astype(np.float32)
     train, batches = _split(n, test_size, batch_size, gen)
     seed = torch_seed(gen)
     with seeded(seed, dev, n_threads):

@@ -53,10 +53,10 @@ def seeded(seed, device, n_threads=None):
             torch.set_num_threads(old_threads)
 
 
-def standardize(a):
-    """Columns of the float64 array ``a`` standardised to mean 0 and std 1 (constant columns
-    are left centred)."""
-    mean = a.mean(axis=0)
-    std = a.std(axis=0)
+def standardize(a, axis=0):
+    """``a`` standardised to mean 0 and std 1 over ``axis`` (constant slices are left
+    centred); returns ``(standardised, mean, std)``, the statistics with ``keepdims``."""
+    mean = a.mean(axis=axis, keepdims=True)
+    std = a.std(axis=axis, keepdims=True)
     std[std == 0] = 1.0
-    return (a - mean) / std
+    return (a - mean) / std, mean, std
