@@ -12,7 +12,7 @@ from ._api import conditional_mutual_info, entropy, kl_divergence, mutual_info
 from ._plot import plot_bootstrap, plot_cv, plot_fit, plot_mi_matrix
 from ._registry import list_methods
 from ._result import MIResult
-from .exceptions import ConvergenceWarning, DegenerateFitWarning, FitWarning
+from .exceptions import ConvergenceWarning, DegenerateFitWarning, FitWarning, MisfitWarning
 from .gmm import GMMMI, load_model
 from .interpret import MIGResult, factor_entropy, mig
 from .matrix import MIMatrix, mi_matrix
@@ -32,6 +32,6 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
-__all__ = ["ConvergenceWarning", "DegenerateFitWarning", "FitWarning", "GMMMI", "MIGResult", "MIMatrix", "MIResult", "__version__",
+__all__ = ["ConvergenceWarning", "DegenerateFitWarning", "FitWarning", "GMMMI", "MisfitWarning", "MIGResult", "MIMatrix", "MIResult", "__version__",
            "conditional_mutual_info", "entropy", "factor_entropy", "kl_divergence", "list_methods", "load_model",
            "mi_matrix", "mig", "mutual_info", "plot_bootstrap", "plot_cv", "plot_fit", "plot_mi_matrix"]

@@ -28,6 +28,8 @@ class Stream(enum.IntEnum):
     ENTROPY_DRAWS = 5
     #: (direction,): the draws of a KL integral (0 forward, 1 reverse)
     KL_DRAWS = 6
+    #: (): the sample drawn from the fitted model for the goodness-of-fit check
+    MISFIT_DRAWS = 7
 
 
 class Streams:

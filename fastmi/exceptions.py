@@ -17,3 +17,9 @@ class ConvergenceWarning(FitWarning):
 class DegenerateFitWarning(FitWarning, RuntimeWarning):
     """A fit failed (singular covariances) and was left out or replaced, or looks suspicious
     (EM with several components stopping after at most two iterations)."""
+
+
+class MisfitWarning(FitWarning):
+    """The fitted mixture fails a goodness-of-fit check: the MI it implies disagrees with what
+    a nonparametric (k-NN) estimator sees in the data, beyond both estimates' errors, so the
+    mixture misses (or invents) dependence and the reported error bar does not cover it."""
