@@ -125,22 +125,25 @@ class MIResult:
     def ci(self, level=0.95, method="percentile"):
         """Confidence interval at ``level``.
 
-        ``method='percentile'`` uses the quantiles of the replicates;
-        ``method='normal'`` uses ``mi +- z * std``.
+        ``method='percentile'`` uses the quantiles of the replicates, each side widened in
+        quadrature by ``z * shared_error`` when the result has an error the replicates
+        cannot show (``diagnostics['resampling']['shared_error']``: the Monte-Carlo error
+        and, for GMM-MI, the misfit error); ``method='normal'`` uses ``mi +- z * std``.
         """
         if not 0.0 < level < 1.0:
             raise ValueError(f"level must lie in (0, 1), got {level!r}")
         if self.samples.size < 2:
             raise ValueError("ci() needs bootstrap replicates; run with n_bootstrap >= 2")
-        if method == "percentile":
-            lo, hi = np.quantile(self.samples, [(1 - level) / 2, (1 + level) / 2])
-            return float(lo), float(hi)
-        if method == "normal":
-            from scipy.stats import norm
+        if method not in ("percentile", "normal"):
+            raise ValueError(f"method must be 'percentile' or 'normal', got {method!r}")
+        from scipy.stats import norm
 
-            z = norm.ppf((1 + level) / 2)
+        z = norm.ppf((1 + level) / 2)
+        if method == "normal":
             return self.mi - z * self.std, self.mi + z * self.std
-        raise ValueError(f"method must be 'percentile' or 'normal', got {method!r}")
+        lo, hi = np.quantile(self.samples, [(1 - level) / 2, (1 + level) / 2])
+        shared = z * (self.diagnostics.get("resampling") or {}).get("shared_error", 0.0) * unit_scale(self.unit)
+        return float(self.mi - math.hypot(self.mi - lo, shared)), float(self.mi + math.hypot(hi - self.mi, shared))
 
     def to(self, unit):
         """The same result expressed in ``unit`` ('nat' or 'bit')."""

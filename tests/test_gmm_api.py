@@ -28,7 +28,8 @@ def test_result_fields_units_and_json(rng):
     assert r.samples.shape == (8,)
     assert r.mi == pytest.approx(r.samples.mean())
     assert r.diagnostics["bootstrap_std"] == pytest.approx(r.samples.std(ddof=1))
-    assert r.std == pytest.approx(math.hypot(r.samples.std(ddof=1), r.diagnostics["mc_shared_error"]))
+    assert r.std == pytest.approx(math.hypot(r.samples.std(ddof=1), r.diagnostics["mc_shared_error"],
+                                             r.diagnostics["misfit_error"]))
     lo, hi = r.ci(0.9)
     assert lo <= np.median(r.samples) <= hi
     lo_n, hi_n = r.ci(0.95, method="normal")
