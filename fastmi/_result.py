@@ -48,8 +48,9 @@ class MIResult:
     method             scheme      ``mi`` (``point``)                  ``std``
     =================  ==========  ==================================  ===============================
     gmm (and its       bootstrap   mean of the bootstrap replicates    replicates' std (ddof=1),
-    categorical, CMI,              (GMM-MI's paper)                    with the shared MC error in
-    entropy, KL forms)                                                 quadrature
+    categorical, CMI,              (GMM-MI's paper)                    with the shared MC error and
+    entropy, KL forms)                                                 (MI, CMI) the misfit error
+                                                                       in quadrature
     ksg, ksg2, mixed,  subsample   the full-sample estimate            std of the replicates rescaled
     discrete,                                                          to the full-sample spread
     gaussian                                                           (delete-d jackknife)

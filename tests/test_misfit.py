@@ -162,3 +162,17 @@ def test_coverage_on_a_seeded_subset_of_the_hard_suite():
     assert flagged == {"spiral_strong_gaussian_2x2"}
     assert honest["coverage_2_unflagged"] >= 0.9, honest
     assert paper["coverage_2"] <= 0.75, paper
+
+
+def test_matrix_marks_the_entries_that_fail_the_check(rng):
+    """A near-deterministic wiggle (y = sin 6x + small noise) is beyond a two-component
+    mixture: its entry is flagged in the matrix, the independent pairs are not."""
+    x = rng.uniform(-2, 2, 2000)
+    cols = np.column_stack([x, np.sin(6 * x) + 0.05 * rng.normal(size=2000), rng.normal(size=2000)])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", fastmi.MisfitWarning)
+        m = fastmi.mi_matrix(cols, rng=0, n_components=2, **FAST)
+    flags = m.misfit
+    assert flags.shape == (3, 3) and flags[0, 1] and not flags[0, 2] and not flags[1, 2]
+    assert all(flags[i, j] == m.results[i, j].diagnostics["misfit"] for i, j in [(0, 1), (0, 2), (1, 2)])
+    assert m.values[0, 1] < fastmi.mutual_info(cols[:, 0], cols[:, 1], method="ksg").mi - 3 * m.stds[0, 1]

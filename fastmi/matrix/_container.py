@@ -94,6 +94,13 @@ class MIMatrix:
                 out[i, j, :r.samples.size] = r.samples
         return out
 
+    @property
+    def misfit(self):
+        """Boolean (p, q) array: the entries whose fit failed the goodness-of-fit check
+        (``diagnostics['misfit']`` of GMM-MI results), whose error bars do not cover the misfit."""
+        return np.array([r is not None and bool(r.diagnostics.get("misfit", False)) for r in self.results.flat],
+                        dtype=bool).reshape(self.shape)
+
     def pair_seed(self, i, j):
         """The ``SeedSequence`` entry (i, j) was estimated with."""
         i = self._index(i, self.row_names, "row")
