@@ -28,6 +28,8 @@ class Stream(enum.IntEnum):
     ENTROPY_DRAWS = 5
     #: (direction,): the draws of a KL integral (0 forward, 1 reverse)
     KL_DRAWS = 6
+    #: (): the reference integral's draws under mc_samples='auto' (see gmm._montecarlo.PairedMC)
+    MC_REFERENCE_DRAWS = 7
 
 
 class Streams:

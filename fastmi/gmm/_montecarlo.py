@@ -2,14 +2,25 @@
 moment-matched Gaussian as a control variate."""
 from __future__ import annotations
 
+import math
 import threading
 
 import numpy as np
 
-from ._kernels._bootstrap import _control_variate_means, _mc_categorical_batch, _mc_log_ratio_batch
+from ._kernels._bootstrap import (_control_variate_means, _mc_categorical_batch, _mc_log_ratio_batch,
+                                 _mc_log_ratio_values_batch)
 
 MC_CHUNK = 1 << 16  # samples per MC kernel call: bounds memory for any mc_samples
 MC_CACHE_BYTES = 64 << 20  # common draws up to this size are generated once and shared
+#: mc_samples='auto': common draws per bootstrap replicate (their spread barely depends on it)
+MC_AUTO_REPLICATE = 1 << 13
+#: mc_samples='auto': the reference integral's draws, at most
+MC_AUTO_MAX = 1 << 20
+#: mc_samples='auto': target MC error of the mean, relative to the bootstrap spread, and absolute (nats)
+MC_AUTO_REL = 0.15
+MC_AUTO_ABS = 1e-4
+#: mc_samples for whatever 'auto' does not cover (no bootstrap, categorical y, the array backends)
+MC_AUTO_FALLBACK = 100_000
 
 
 class MCDraws:
@@ -71,9 +82,10 @@ def _mean_and_stderr(total, total_sq, m):
     return mean, np.sqrt(var / m)
 
 
-def control_variate_estimate(xp, sums, expected, m):
+def control_variate_estimate(xp, sums, expected, m, *, with_beta=False):
     """Estimate and standard error of E[f] from sums [f, f^2, g, g^2, f g] over m draws, with
-    the control variate g of known expectation ``expected`` and the optimal coefficient."""
+    the control variate g of known expectation ``expected`` and the optimal coefficient
+    (also returned, third, with ``with_beta``)."""
     mf, mg = sums[:, 0] / m, sums[:, 2] / m
     var_f = sums[:, 1] / m - mf * mf
     var_g = sums[:, 3] / m - mg * mg
@@ -82,6 +94,8 @@ def control_variate_estimate(xp, sums, expected, m):
     beta = xp.where(usable, cov_fg / xp.where(usable, var_g, 1.0), 0.0)
     est = mf - beta * (mg - expected)
     resid = xp.maximum(var_f - beta * cov_fg, 0.0)
+    if with_beta:
+        return est, xp.sqrt(resid / m), beta
     return est, xp.sqrt(resid / m)
 
 
@@ -147,3 +161,86 @@ def mc_categorical_mi(weights_within, prior, means, covariances, comp_class, dra
         _mc_categorical_batch(z, u, weights_within, prior, means, covariances, comp_class, total, total_sq)
     return _mean_and_stderr(total, total_sq, draws.n_samples)
 
+
+
+# --------------------------------------------------------------------------- mc_samples='auto'
+class PairedMC:
+    """``mc_samples='auto'`` for the bootstrap of a continuous MI (or CMI).
+
+    Every replicate b is integrated over ``MC_AUTO_REPLICATE`` common draws S; so is the
+    reference mixture (the full-data fit), sample by sample. Over common draws the MC errors
+    of similar mixtures nearly cancel in their differences, so the replicates' spread needs
+    few draws; their common offset does not. It is removed by the reference:
+
+        value_b = v_b(S) + [v_ref(L) - v_ref(S)],
+
+    with v_ref(L) the reference integrated over independent draws L, as many as needed (in
+    chunks of ``MC_CHUNK``, up to ``MC_AUTO_MAX``) for the MC error of the mean to reach
+    max(MC_AUTO_REL x bootstrap spread, MC_AUTO_ABS). That error is the quadrature sum of
+    v_ref(L)'s standard error and the standard error of mean_b v_b(S) - v_ref(S), estimated
+    from its per-draw values (each draw's control-variate-adjusted values). Everything is
+    computed per replicate or in replicate order: results do not depend on threads.
+    """
+
+    def __init__(self, replicate_seed, reference_seed, dim, terms):
+        self.small = MCDraws(replicate_seed, MC_AUTO_REPLICATE, dim)
+        self.reference_seed, self.dim, self.terms = reference_seed, dim, terms
+        self.cols = _term_arrays(terms)
+        self.n_samples = MC_AUTO_REPLICATE
+
+    def values(self, weights, means, covariances, f, g):
+        """Per-draw values f, g (B, m) of B stacked mixtures over the draws S (none for one
+        component: its integral is exact)."""
+        if weights.shape[1] == 1:
+            return
+        for z, u in self.small:  # one chunk: MC_AUTO_REPLICATE <= MC_CHUNK
+            _mc_log_ratio_values_batch(z, u, weights, means, covariances, *self.cols, f, g)
+
+    def _adjusted(self, weights, means, covariances, f, g):
+        """(estimates, standard errors, control-variate-adjusted per-draw values) from f, g."""
+        m = f.shape[1]
+        expected = np.empty(weights.shape[0])
+        _control_variate_means(weights, means, covariances, *self.cols, expected)
+        sums = np.stack([f.sum(axis=1), (f * f).sum(axis=1), g.sum(axis=1), (g * g).sum(axis=1),
+                         (f * g).sum(axis=1)], axis=1)
+        est, se, beta = control_variate_estimate(np, sums, expected, m, with_beta=True)
+        return est, se, f - beta[:, None] * (g - expected[:, None])
+
+    def finish(self, weights, means, covariances, ok, f, g, reference):
+        """(values (B,), standard errors (B,), shared MC error of the mean, diagnostics) from the
+        per-draw values f, g of the replicates (``ok`` marks those that count) and the
+        reference mixture (weights, means, covariances) of one set of parameters."""
+        if weights.shape[1] == 1:  # exact: the control variate is the integrand
+            return mc_log_ratio(weights, means, covariances, self.terms, self.small) + (0.0, {})
+        est, se, h = self._adjusted(weights, means, covariances, f, g)
+        ok = ok & np.isfinite(est)
+        if ok.sum() < 2:  # nothing to pair
+            return est, se, float(np.mean(se[ok])) if ok.any() else math.nan, {}
+        rw, rm, rc = (a[None] for a in reference)
+        fr, gr = np.empty((1, f.shape[1])), np.empty((1, f.shape[1]))
+        self.values(rw, rm, rc, fr, gr)
+        est_r, _, h_r = self._adjusted(rw, rm, rc, fr, gr)
+        if not np.isfinite(est_r[0]):
+            return est, se, float(np.mean(se[ok])), {}
+        diff = h[ok].mean(axis=0) - h_r[0]  # per draw: the replicates' mean minus the reference
+        se_pair = float(diff.std() / math.sqrt(diff.size))
+        target = max(MC_AUTO_REL * float(est[ok].std(ddof=1)), MC_AUTO_ABS)
+        # the reference's own error takes what the pairing leaves of the target; where the pairing
+        # alone exceeds it, more reference draws would barely help: 3/4 of the pairing's error
+        ref_target = max(math.sqrt(max(target * target - se_pair * se_pair, 0.0)), 0.75 * se_pair)
+        expected = np.empty(1)
+        _control_variate_means(rw, rm, rc, *self.cols, expected)
+        sums = np.zeros((1, 5))
+        large = MCDraws(self.reference_seed, MC_AUTO_MAX, self.dim)
+        n = 0
+        for z, u in large._generate():  # lazily: only the chunks needed are drawn
+            _mc_log_ratio_batch(z, u, rw, rm, rc, *self.cols, sums)
+            n += z.shape[1]
+            v_ref, se_ref = control_variate_estimate(np, sums, expected, n)
+            if se_ref[0] <= ref_target:
+                break
+        shift = float(v_ref[0] - est_r[0])
+        shared = math.sqrt(se_pair * se_pair + float(se_ref[0]) ** 2)
+        info = {"replicate_samples": int(f.shape[1]), "reference_samples": n, "target": target,
+                "paired_error": se_pair, "reference_error": float(se_ref[0]), "reference_shift": shift}
+        return est + shift, se, shared, info
