@@ -22,6 +22,12 @@ from ._select import SEARCHES, EMSettings, select_n_components
 
 _BOOTSTRAP = ("rows resampled with replacement, EM refitted warm-started at the selected K, and the "
               "quantity of each refitted mixture integrated by Monte Carlo over common random numbers")
+#: The options that restore upstream GMM-MI's procedure (and fastmi's before the faster
+#: defaults): fresh initialisations at every K (3 of them), EM to tol 1e-5 everywhere, bootstrap
+#: refits started from the selected cross-validation fit, 1e5 MC samples per integral. The
+#: initialisation is not among them: upstream's is ``init='random_resp'`` (see ``GMMMI.upstream``).
+UPSTREAM_PROCEDURE = {"search": "fresh", "n_init": 3, "tol": 1e-5, "search_tol": None, "bootstrap_tol": None,
+                      "bootstrap_start": "selected", "mc_samples": 100_000}
 MODEL_FORMAT = "fastmi.GMMMI"
 MODEL_VERSION = 1
 _READABLE_VERSIONS = (1,)
@@ -216,6 +222,19 @@ class GMMMI:
         self.search_tol = search_tol
         self.bootstrap_tol = bootstrap_tol
         self.bootstrap_start = bootstrap_start
+
+    @classmethod
+    def upstream(cls, **kwargs):
+        """A GMMMI that runs upstream GMM-MI's procedure: ``UPSTREAM_PROCEDURE`` and upstream's
+        initialisation ``init='random_resp'``; ``kwargs`` (any constructor parameter) override.
+
+        Returns
+        -------
+        GMMMI
+            Unfitted; ``GMMMI.upstream(init='kmeans++')`` is fastmi's behaviour before the
+            faster defaults (split search, 'auto' MC samples, looser EM tolerances).
+        """
+        return cls(**{**UPSTREAM_PROCEDURE, "init": "random_resp", **kwargs})
 
     # ------------------------------------------------------------------ parameters
     def get_params(self):
