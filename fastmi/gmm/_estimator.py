@@ -197,8 +197,8 @@ class GMMMI:
     def __init__(self, n_components="auto", *, n_init="auto", n_folds=2, max_components=50, tol=1e-4,
                  reg_covar=1e-15, max_iter=10_000, threshold_components=1e-5, patience=1, metric="cv",
                  n_bootstrap=50, mc_samples="auto", init="kmeans++", unit="nat", y_type="continuous",
-                 min_class_size=None, rng=None, n_jobs=None, backend="auto", search="split", search_tol=None,
-                 bootstrap_tol=3e-4, bootstrap_start="full"):
+                 min_class_size=None, rng=None, n_jobs=None, backend="auto", search="split", search_tol=3e-4,
+                 bootstrap_tol=1e-3, bootstrap_start="full"):
         self.n_components = n_components
         self.n_init = n_init
         self.n_folds = n_folds

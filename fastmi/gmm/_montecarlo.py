@@ -17,8 +17,11 @@ MC_AUTO_REPLICATE = 1 << 13
 #: mc_samples='auto': the reference integral's draws, at most
 MC_AUTO_MAX = 1 << 20
 #: mc_samples='auto': target MC error of the mean, relative to the bootstrap spread, and absolute (nats)
-MC_AUTO_REL = 0.15
+MC_AUTO_REL = 0.25
 MC_AUTO_ABS = 1e-4
+#: mc_samples='auto': where the pairing's error alone exceeds the target, the reference's error
+#: is brought to this multiple of it (more reference draws would barely lower the total)
+MC_AUTO_PAIRED_SHARE = 1.0
 #: mc_samples for whatever 'auto' does not cover (no bootstrap, categorical y, the array backends)
 MC_AUTO_FALLBACK = 100_000
 
@@ -227,7 +230,7 @@ class PairedMC:
         target = max(MC_AUTO_REL * float(est[ok].std(ddof=1)), MC_AUTO_ABS)
         # the reference's own error takes what the pairing leaves of the target; where the pairing
         # alone exceeds it, more reference draws would barely help: 3/4 of the pairing's error
-        ref_target = max(math.sqrt(max(target * target - se_pair * se_pair, 0.0)), 0.75 * se_pair)
+        ref_target = max(math.sqrt(max(target * target - se_pair * se_pair, 0.0)), MC_AUTO_PAIRED_SHARE * se_pair)
         expected = np.empty(1)
         _control_variate_means(rw, rm, rc, *self.cols, expected)
         sums = np.zeros((1, 5))
