@@ -105,15 +105,19 @@ class GMMMI:
     ----------
     n_components : 'auto' or int, default='auto'
         Number of mixture components; 'auto' selects it by ``metric``.
-    n_init : int, default=3
-        Initialisations per K. Each is computed once from the full data with its own
-        seed and starts the fit in every fold.
+    n_init : 'auto' or int, default='auto'
+        Starts per K. With ``search='fresh'``, fresh initialisations, each computed once from
+        the full data with its own seed and starting the fit in every fold ('auto': 3, as
+        upstream). With ``search='split'``, the split start plus ``n_init - 1`` fresh ones
+        ('auto': 1, the split start alone).
     n_folds : int, default=2
         Cross-validation folds (``metric='cv'``).
     max_components : int, default=50
         Largest K tried when ``n_components='auto'``.
-    tol : float, default=1e-5
-        EM stops when the mean log-likelihood per sample changes by less than ``tol``.
+    tol : float, default=1e-4
+        EM stops when the mean log-likelihood per sample changes by less than ``tol``: the
+        full-data fit, and the search and bootstrap fits where ``search_tol`` or
+        ``bootstrap_tol`` is None (upstream: 1e-5 everywhere).
     reg_covar : float, default=1e-15
         Added to the diagonal of every covariance in the M-step (standardised units).
     max_iter : int, default=10000
@@ -129,9 +133,9 @@ class GMMMI:
     mc_samples : 'auto' or int, default='auto'
         Monte-Carlo samples per MI integral. An int: every replicate's integral uses that
         many common draws (upstream GMM-MI uses 100000). 'auto': each replicate is integrated
-        over 16384 common draws, and their shared MC offset is removed by integrating the
+        over 8192 common draws, and their shared MC offset is removed by integrating the
         full-data fit over as many independent draws as needed (up to 2**20) for the MC error
-        of the mean to fall below 0.15 x the bootstrap spread (or 1e-4 nat); see Notes. Where
+        of the mean to fall below 0.25 x the bootstrap spread (or 1e-4 nat); see Notes. Where
         'auto' does not apply (``n_bootstrap=0``, categorical ``y``, the 'numpy'/'cupy'
         backends, entropy and KL) it means 100000.
     init : {'kmeans++', 'random_resp', 'kmeans', 'random', 'minmax'}, default='kmeans++'
@@ -156,6 +160,20 @@ class GMMMI:
         use the compiled CPU kernels; 'cupy' runs the array-namespace implementation on a
         GPU (component selection stays on the CPU); 'numpy' runs that same implementation
         on the CPU, as a reference.
+    search : {'split', 'fresh'}, default='split'
+        How the component search starts each K. 'split': in each fold, from that fold's
+        fit at K - 1 with its component of largest weight x principal variance split in
+        two along its principal axis (the mixture's mean and covariance kept), so EM starts
+        near where the previous K left off. 'fresh': ``n_init`` new initialisations at every
+        K (upstream GMM-MI's procedure).
+    search_tol : float or None, default=3e-4
+        EM tolerance of the component search's fits (None: ``tol``).
+    bootstrap_tol : float or None, default=1e-3
+        EM tolerance of the bootstrap refits (None: ``tol``); 1e-3 is scikit-learn's
+        GaussianMixture default.
+    bootstrap_start : {'full', 'selected'}, default='full'
+        Where the bootstrap refits start: the full-data fit, or the selected fold fit that
+        started it (upstream).
 
     Attributes
     ----------
@@ -186,6 +204,19 @@ class GMMMI:
     For the categorical variant the bootstrap resamples rows, so the class proportions
     vary between replicates like they would between data sets; each replicate uses its
     own empirical prior.
+
+    With ``mc_samples='auto'`` the common draws are few (8192): over common draws the MC
+    errors of similar mixtures nearly cancel in their differences, so the replicates'
+    spread needs few, but the offset they share does not. The full-data fit is integrated
+    over the same draws, draw by draw, and over independent ones until the MC error of
+    the mean is below 0.25 x the bootstrap spread (up to 2**20 draws); every replicate is
+    shifted by the difference of the two. The reported MC error combines the standard
+    error of the per-draw difference between the replicates' mean and the full-data fit
+    with that of the independent integral (``diagnostics['mc_auto']``).
+
+    :meth:`upstream` (or the options ``fastmi.gmm.UPSTREAM_PROCEDURE``) restores upstream
+    GMM-MI's procedure: fresh initialisations at every K, EM to 1e-5 everywhere, bootstrap
+    from the selected fit, 1e5 MC samples per integral.
 
     References
     ----------
