@@ -217,8 +217,8 @@ class PairedMC:
             return mc_log_ratio(weights, means, covariances, self.terms, self.small) + (0.0, {})
         est, se, h = self._adjusted(weights, means, covariances, f, g)
         ok = ok & np.isfinite(est)
-        if ok.sum() < 2:  # nothing to pair
-            return est, se, float(np.mean(se[ok])) if ok.any() else math.nan, {}
+        if not ok.any():  # nothing to pair
+            return est, se, math.nan, {}
         rw, rm, rc = (a[None] for a in reference)
         fr, gr = np.empty((1, f.shape[1])), np.empty((1, f.shape[1]))
         self.values(rw, rm, rc, fr, gr)
@@ -227,7 +227,9 @@ class PairedMC:
             return est, se, float(np.mean(se[ok])), {}
         diff = h[ok].mean(axis=0) - h_r[0]  # per draw: the replicates' mean minus the reference
         se_pair = float(diff.std() / math.sqrt(diff.size))
-        target = max(MC_AUTO_REL * float(est[ok].std(ddof=1)), MC_AUTO_ABS)
+        # one replicate has no spread to compare with: the absolute target alone
+        spread = float(est[ok].std(ddof=1)) if ok.sum() > 1 else 0.0
+        target = max(MC_AUTO_REL * spread, MC_AUTO_ABS)
         # the reference's own error takes what the pairing leaves of the target; where the pairing
         # alone exceeds it, more reference draws would barely help: 3/4 of the pairing's error
         ref_target = max(math.sqrt(max(target * target - se_pair * se_pair, 0.0)), MC_AUTO_PAIRED_SHARE * se_pair)
