@@ -109,7 +109,7 @@ def bootstrap_continuous(X, warm, groups, n_boot, seed_of, em, draws, pmap, refe
     shared, info = None, None
     if paired:
         ref = (reference.weights, reference.means, reference.covariances)
-        values, stderr, shared, info = draws.finish(W, M, C, ok, f, g, ref)
+        values, stderr, shared, info = draws.finish(W, M, C, ok, f, g, ref, pmap)
     return BootstrapOutput(values, stderr, n_iter, conv, ok & np.isfinite(values), (W, M, C), shared, info)
 
 

@@ -22,6 +22,10 @@ MC_AUTO_ABS = 1e-4
 #: mc_samples='auto': where the pairing's error alone exceeds the target, the reference's error
 #: is brought to this multiple of it (more reference draws would barely lower the total)
 MC_AUTO_PAIRED_SHARE = 1.0
+#: mc_samples='auto': the reference integral's draws come, and its error is checked, in chunks of this size
+MC_AUTO_CHUNK = 1 << 14
+#: mc_samples='auto': slices of each chunk of the reference integral, integrated in parallel
+MC_AUTO_PARTS = 2
 #: mc_samples for whatever 'auto' does not cover (no bootstrap, categorical y, the array backends)
 MC_AUTO_FALLBACK = 100_000
 
@@ -41,8 +45,8 @@ class MCDraws:
     regenerated from the seed, chunk by chunk, so memory stays bounded.
     """
 
-    def __init__(self, seed, n_samples, dim):
-        self.seed, self.n_samples, self.dim = seed, int(n_samples), int(dim)
+    def __init__(self, seed, n_samples, dim, chunk=MC_CHUNK):
+        self.seed, self.n_samples, self.dim, self.chunk = seed, int(n_samples), int(dim), int(chunk)
         self.cached = self.n_samples * (dim + 1) * 8 <= MC_CACHE_BYTES
         self._cache = None
         self._lock = threading.Lock()
@@ -51,7 +55,7 @@ class MCDraws:
         rng = np.random.default_rng(self.seed)
         done = 0
         while done < self.n_samples:
-            m = min(MC_CHUNK, self.n_samples - done)
+            m = min(self.chunk, self.n_samples - done)
             z = rng.standard_normal((self.dim, m))
             spacings = np.cumsum(rng.standard_exponential(m + 1))
             yield z, spacings[:m] / spacings[m]
@@ -77,6 +81,10 @@ class LeadingDraws:
     def __iter__(self):
         for z, u in self.draws:
             yield np.ascontiguousarray(z[: self.dim]), u
+
+
+def _serial_map(fn, items):
+    return [fn(item) for item in items]
 
 
 def _mean_and_stderr(total, total_sq, m):
@@ -178,11 +186,13 @@ class PairedMC:
         value_b = v_b(S) + [v_ref(L) - v_ref(S)],
 
     with v_ref(L) the reference integrated over independent draws L, as many as needed (in
-    chunks of ``MC_CHUNK``, up to ``MC_AUTO_MAX``) for the MC error of the mean to reach
-    max(MC_AUTO_REL x bootstrap spread, MC_AUTO_ABS). That error is the quadrature sum of
-    v_ref(L)'s standard error and the standard error of mean_b v_b(S) - v_ref(S), estimated
-    from its per-draw values (each draw's control-variate-adjusted values). Everything is
-    computed per replicate or in replicate order: results do not depend on threads.
+    chunks of ``MC_AUTO_CHUNK``, up to ``MC_AUTO_MAX``) for the MC error of the mean to reach
+    max(MC_AUTO_REL x bootstrap spread, MC_AUTO_ABS), or, where the pairing's error alone
+    exceeds that, for v_ref(L)'s error to reach MC_AUTO_PAIRED_SHARE x the pairing's. That
+    error is the quadrature sum of v_ref(L)'s standard error and the standard error of
+    mean_b v_b(S) - v_ref(S), estimated from its per-draw values (each draw's
+    control-variate-adjusted values). Everything is computed per replicate, in replicate
+    order or in fixed slices: results do not depend on threads.
     """
 
     def __init__(self, replicate_seed, reference_seed, dim, terms):
@@ -199,48 +209,69 @@ class PairedMC:
         for z, u in self.small:  # one chunk: MC_AUTO_REPLICATE <= MC_CHUNK
             _mc_log_ratio_values_batch(z, u, weights, means, covariances, *self.cols, f, g)
 
-    def _adjusted(self, weights, means, covariances, f, g):
-        """(estimates, standard errors, control-variate-adjusted per-draw values) from f, g."""
-        m = f.shape[1]
+    def _moments(self, weights, means, covariances, f, g):
+        """(estimates, standard errors, control-variate coefficients, E[g]) from f, g (B, m)."""
         expected = np.empty(weights.shape[0])
         _control_variate_means(weights, means, covariances, *self.cols, expected)
-        sums = np.stack([f.sum(axis=1), (f * f).sum(axis=1), g.sum(axis=1), (g * g).sum(axis=1),
-                         (f * g).sum(axis=1)], axis=1)
-        est, se, beta = control_variate_estimate(np, sums, expected, m, with_beta=True)
-        return est, se, f - beta[:, None] * (g - expected[:, None])
+        sums = np.stack([f.sum(axis=1), np.einsum("ij,ij->i", f, f), g.sum(axis=1), np.einsum("ij,ij->i", g, g),
+                         np.einsum("ij,ij->i", f, g)], axis=1)
+        est, se, beta = control_variate_estimate(np, sums, expected, f.shape[1], with_beta=True)
+        return est, se, beta, expected
 
-    def finish(self, weights, means, covariances, ok, f, g, reference):
+    @staticmethod
+    def _mean_adjusted(f, g, beta, expected):
+        """Per draw, the mean over the rows of the control-variate-adjusted values
+        f - beta (g - E[g]) (as two matrix-vector products: no (B, m) temporaries)."""
+        w = np.full(f.shape[0], 1.0 / f.shape[0])
+        return w @ f - (w * beta) @ g + float((w * beta) @ expected)
+
+    def finish(self, weights, means, covariances, ok, f, g, reference, pmap=None):
         """(values (B,), standard errors (B,), shared MC error of the mean, diagnostics) from the
         per-draw values f, g of the replicates (``ok`` marks those that count) and the
-        reference mixture (weights, means, covariances) of one set of parameters."""
+        reference mixture (weights, means, covariances) of one set of parameters. ``pmap``
+        (optional) maps the reference integral's chunks over threads."""
         if weights.shape[1] == 1:  # exact: the control variate is the integrand
             return mc_log_ratio(weights, means, covariances, self.terms, self.small) + (0.0, {})
-        est, se, h = self._adjusted(weights, means, covariances, f, g)
+        est, se, beta, expected = self._moments(weights, means, covariances, f, g)
         ok = ok & np.isfinite(est)
         if not ok.any():  # nothing to pair
             return est, se, math.nan, {}
         rw, rm, rc = (a[None] for a in reference)
         fr, gr = np.empty((1, f.shape[1])), np.empty((1, f.shape[1]))
         self.values(rw, rm, rc, fr, gr)
-        est_r, _, h_r = self._adjusted(rw, rm, rc, fr, gr)
+        est_r, _, beta_r, expected_r = self._moments(rw, rm, rc, fr, gr)
         if not np.isfinite(est_r[0]):
             return est, se, float(np.mean(se[ok])), {}
-        diff = h[ok].mean(axis=0) - h_r[0]  # per draw: the replicates' mean minus the reference
+        rows = slice(None) if ok.all() else ok  # failed replicates' rows may hold NaN
+        # per draw: the replicates' mean minus the reference
+        diff = (self._mean_adjusted(f[rows], g[rows], beta[ok], expected[ok])
+                - self._mean_adjusted(fr, gr, beta_r, expected_r))
         se_pair = float(diff.std() / math.sqrt(diff.size))
         # one replicate has no spread to compare with: the absolute target alone
         spread = float(est[ok].std(ddof=1)) if ok.sum() > 1 else 0.0
         target = max(MC_AUTO_REL * spread, MC_AUTO_ABS)
         # the reference's own error takes what the pairing leaves of the target; where the pairing
-        # alone exceeds it, more reference draws would barely help: 3/4 of the pairing's error
+        # alone exceeds it, more reference draws would barely help: MC_AUTO_PAIRED_SHARE of its error
         ref_target = max(math.sqrt(max(target * target - se_pair * se_pair, 0.0)), MC_AUTO_PAIRED_SHARE * se_pair)
-        expected = np.empty(1)
-        _control_variate_means(rw, rm, rc, *self.cols, expected)
+        expected = expected_r
         sums = np.zeros((1, 5))
-        large = MCDraws(self.reference_seed, MC_AUTO_MAX, self.dim)
+        # lazily: only the chunks needed are drawn
+        chunks = MCDraws(self.reference_seed, MC_AUTO_MAX, self.dim, MC_AUTO_CHUNK)._generate()
         n = 0
-        for z, u in large._generate():  # lazily: only the chunks needed are drawn
-            _mc_log_ratio_batch(z, u, rw, rm, rc, *self.cols, sums)
-            n += z.shape[1]
+
+        def part_sums(part):
+            out = np.zeros((1, 5))
+            _mc_log_ratio_batch(*part, rw, rm, rc, *self.cols, out)
+            return out
+
+        for z, u in chunks:
+            # each chunk in MC_AUTO_PARTS fixed slices (threads integrate them), their sums added
+            # in order: the result does not depend on n_jobs
+            edges = np.linspace(0, u.size, MC_AUTO_PARTS + 1).astype(np.int64)
+            parts = [(np.ascontiguousarray(z[:, a:b]), u[a:b]) for a, b in zip(edges[:-1], edges[1:])]
+            for part in (pmap or _serial_map)(part_sums, parts):
+                sums += part
+            n += u.size
             v_ref, se_ref = control_variate_estimate(np, sums, expected, n)
             if se_ref[0] <= ref_target:
                 break
