@@ -75,6 +75,11 @@ def _parse_set(items):
     return out
 
 
+def _int_or_auto(value):
+    """argparse type of --mc-samples: 'auto' or an int."""
+    return value if value == "auto" else int(value)
+
+
 def _estimator_kwargs(args):
     kw = {}
     if args.n_bootstrap is not None:
@@ -298,8 +303,8 @@ def _add_estimator_options(p, *, default_method="gmm"):
     p.add_argument("--n-bootstrap", type=int, default=None, metavar="N",
                    help="bootstrap/subsample replicates for the error bar (default: the method's: 50 for gmm, "
                         "0 for the others)")
-    p.add_argument("--mc-samples", type=int, default=None, metavar="N",
-                   help="Monte-Carlo samples per MI integral (gmm; default 100000)")
+    p.add_argument("--mc-samples", type=_int_or_auto, default=None, metavar="N",
+                   help="Monte-Carlo samples per MI integral: an int or 'auto' (gmm; default 'auto')")
     p.add_argument("--n-components", default=None, metavar="K",
                    help="mixture components: 'auto' (cross-validated, the default) or an int (gmm)")
     p.add_argument("--k", type=int, default=None, help="neighbours (ksg, ksg2, mixed; default 3)")

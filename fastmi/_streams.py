@@ -28,8 +28,10 @@ class Stream(enum.IntEnum):
     ENTROPY_DRAWS = 5
     #: (direction,): the draws of a KL integral (0 forward, 1 reverse)
     KL_DRAWS = 6
+    #: (): the reference integral's draws under mc_samples='auto' (see gmm._montecarlo.PairedMC)
+    MC_REFERENCE_DRAWS = 7
     #: (): the sample drawn from the fitted model for the goodness-of-fit check
-    MISFIT_DRAWS = 7
+    MISFIT_DRAWS = 8
 
 
 class Streams:

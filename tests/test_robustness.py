@@ -134,8 +134,11 @@ def test_warning_classes_are_exported():
 def test_non_convergence_warns_and_is_flagged(rng):
     x = rng.standard_normal(300)
     y = np.sin(3 * x) + 0.2 * rng.standard_normal(300)
+    # K fixed at 2: a one-component fit is closed form and always converges, and with one EM
+    # step per fit the search may select K = 1 (the split search does here)
     with pytest.warns(ConvergenceWarning, match=r"did not converge"):
-        r = fastmi.mutual_info(x, y, method="gmm", max_iter=1, tol=0.0, rng=0, **GMM_FAST)
+        r = fastmi.mutual_info(x, y, method="gmm", max_iter=1, tol=0.0, rng=0,
+                               n_components=2, **{k: v for k, v in GMM_FAST.items() if k != "max_components"})
     flags = r.diagnostics["flags"]
     assert flags["search_not_converged"] > 0 and flags["refit_not_converged"]
     assert flags["bootstrap_not_converged"] > 0
@@ -155,7 +158,8 @@ def test_suspicious_fit_warns_and_is_flagged(rng):
     x = rng.standard_normal(300)
     y = 0.5 * x + rng.standard_normal(300)
     with pytest.warns(DegenerateFitWarning, match=r"every EM fit with the selected K=2 on data stopped after at most two iterations"):
-        r = fastmi.mutual_info(x, y, method="gmm", n_components=2, tol=1e6, rng=0,
+        # search_tol=None: the search's fits take ``tol`` too (by default they have their own)
+        r = fastmi.mutual_info(x, y, method="gmm", n_components=2, tol=1e6, search_tol=None, rng=0,
                                **{k: v for k, v in GMM_FAST.items() if k != "max_components"})
     assert r.diagnostics["flags"]["search_suspicious"] > 0
 

@@ -6,8 +6,9 @@ initialisations), ``_select`` (choosing K), ``_bootstrap`` (the bootstrap loop),
 ``_montecarlo`` (MC integrals with a control variate), ``_xp`` (the same loop on an array
 namespace, for CuPy), ``_backend`` and ``_kernels`` (Numba).
 """
-from ._estimator import (GMMMI, gmm_categorical_conditional_mutual_info, gmm_categorical_mutual_info,
+from ._estimator import (GMMMI, UPSTREAM_PROCEDURE, gmm_categorical_conditional_mutual_info,
+                         gmm_categorical_mutual_info,
                          gmm_conditional_mutual_info, gmm_mutual_info, load_model)
 
-__all__ = ["GMMMI", "gmm_categorical_conditional_mutual_info", "gmm_categorical_mutual_info",
+__all__ = ["GMMMI", "UPSTREAM_PROCEDURE", "gmm_categorical_conditional_mutual_info", "gmm_categorical_mutual_info",
            "gmm_conditional_mutual_info", "gmm_mutual_info", "load_model"]

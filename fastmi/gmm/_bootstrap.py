@@ -8,7 +8,7 @@ import numpy as np
 
 from ._kernels._bootstrap import _em_fit_resampled
 from ._kernels._em import EM_OK
-from ._montecarlo import mc_categorical_mi, mc_log_ratio, mi_terms
+from ._montecarlo import PairedMC, mc_categorical_mi, mc_log_ratio, mi_terms
 
 _WORD = (1 << 64) - 1
 
@@ -42,6 +42,8 @@ class BootstrapOutput:
     converged: np.ndarray
     ok: np.ndarray  # (B,) every fit of the replicate succeeded
     params: tuple  # stacked fitted parameters
+    shared_error: float = None  # MC error of the mean; None: the mean of ``stderr``
+    mc: dict = None  # what mc_samples='auto' did
 
 
 def _resample_indices(seed_of, start, stop, n):
@@ -78,24 +80,37 @@ def _refit_resampled(X, codes, k_ranges, params, n_boot, seed_of, em, pmap, inte
     return n_iter, conv, (status == EM_OK).all(axis=1)
 
 
-def bootstrap_continuous(X, warm, groups, n_boot, seed_of, em, draws, pmap):
+def bootstrap_continuous(X, warm, groups, n_boot, seed_of, em, draws, pmap, reference=None):
     """Bootstrap MI (or CMI) of the mixture model warm-started from ``warm``.
 
     Replicate b resamples the n rows from its own stream ``seed_of(b)``, refits EM by
-    ``_em_fit_resampled`` and integrates by ``_mc_log_ratio_batch`` over the common ``draws``.
+    ``_em_fit_resampled`` and integrates by ``_mc_log_ratio_batch`` over the common ``draws``;
+    or, when ``draws`` is a ``PairedMC`` (mc_samples='auto'), over its few common draws, paired
+    with the ``reference`` mixture (see ``PairedMC``).
     """
     n = X.shape[0]
     W, M, C = (np.repeat(a[None], n_boot, axis=0) for a in (warm.weights, warm.means, warm.covariances))
     values = np.zeros(n_boot)
     stderr = np.zeros(n_boot)
     terms = mi_terms(groups)
+    paired = isinstance(draws, PairedMC)
+    if paired:
+        f = np.zeros((n_boot, draws.n_samples))
+        g = np.zeros((n_boot, draws.n_samples))
 
     def integrate(s, e, _count):
-        values[s:e], stderr[s:e] = mc_log_ratio(W[s:e], M[s:e], C[s:e], terms, draws)
+        if paired:
+            draws.values(W[s:e], M[s:e], C[s:e], f[s:e], g[s:e])
+        else:
+            values[s:e], stderr[s:e] = mc_log_ratio(W[s:e], M[s:e], C[s:e], terms, draws)
 
     n_iter, conv, ok = _refit_resampled(X, np.zeros(n, dtype=np.int64), np.array([0, warm.n_components]),
                                         (W, M, C), n_boot, seed_of, em, pmap, integrate)
-    return BootstrapOutput(values, stderr, n_iter, conv, ok & np.isfinite(values), (W, M, C))
+    shared, info = None, None
+    if paired:
+        ref = (reference.weights, reference.means, reference.covariances)
+        values, stderr, shared, info = draws.finish(W, M, C, ok, f, g, ref, pmap)
+    return BootstrapOutput(values, stderr, n_iter, conv, ok & np.isfinite(values), (W, M, C), shared, info)
 
 
 def bootstrap_categorical(X, codes, warms, n_boot, seed_of, em, draws, pmap):

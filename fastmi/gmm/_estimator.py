@@ -10,18 +10,27 @@ import numpy as np
 from .._config import resolve_n_jobs, thread_map
 from .._result import MIResult, _jsonable, unit_scale
 from .._streams import Stream, Streams
-from .._validation import (check_array, check_bool, check_choice, check_class_labels, check_conditioning, check_float, check_int,
-                           check_rng, check_same_length, check_unit)
+from .._validation import (check_array, check_bool, check_choice, check_class_labels, check_conditioning, check_float,
+                           check_int, check_rng, check_same_length, check_unit)
 from ..exceptions import ConvergenceWarning, DegenerateFitWarning, MisfitWarning
 from ._backend import BACKENDS, get_namespace
 from . import _misfit
 from ._bootstrap import bootstrap_categorical, bootstrap_continuous
 from ._mixture import INITS, Mixture, affine_params, fit_em
-from ._montecarlo import MCDraws, LeadingDraws, mc_categorical_mi, mc_log_ratio, mi_terms, stack
-from ._select import EMSettings, select_n_components
+from ._montecarlo import (MC_AUTO_FALLBACK, LeadingDraws, MCDraws, PairedMC, mc_categorical_mi, mc_log_ratio,
+                          mi_terms, stack)
+from ._select import SEARCHES, EMSettings, select_n_components
 
 _BOOTSTRAP = ("rows resampled with replacement, EM refitted warm-started at the selected K, and the "
               "quantity of each refitted mixture integrated by Monte Carlo over common random numbers")
+#: The options that restore upstream GMM-MI's procedure (and fastmi's before the faster
+#: defaults): fresh initialisations at every K (3 of them), EM to tol 1e-5 everywhere, bootstrap
+#: refits started from the selected cross-validation fit, 1e5 MC samples per integral, and the
+#: paper's error bar (bootstrap spread and MC error; no misfit term, no k-NN check). The
+#: initialisation is not among them: upstream's is ``init='random_resp'`` (see ``GMMMI.upstream``).
+UPSTREAM_PROCEDURE = {"search": "fresh", "n_init": 3, "tol": 1e-5, "search_tol": None, "bootstrap_tol": None,
+                      "bootstrap_start": "selected", "mc_samples": 100_000, "uncertainty": "bootstrap",
+                      "check_fit": False}
 MODEL_FORMAT = "fastmi.GMMMI"
 MODEL_VERSION = 1
 _READABLE_VERSIONS = (1,)
@@ -99,15 +108,20 @@ class GMMMI:
     ----------
     n_components : 'auto' or int, default='auto'
         Number of mixture components; 'auto' selects it by ``metric``.
-    n_init : int, default=3
-        Initialisations per K. Each is computed once from the full data with its own
-        seed and starts the fit in every fold.
+    n_init : 'auto' or int, default='auto'
+        Starts per K. With ``search='fresh'``, fresh initialisations, each computed once from
+        the full data with its own seed and starting the fit in every fold ('auto': 3, as
+        upstream). With ``search='split'``, the split start plus ``n_init - 1`` fresh ones
+        ('auto': 1, the split start alone; 3 fresh ones when ``n_components`` is an int, as
+        there is no smaller fit to split).
     n_folds : int, default=2
         Cross-validation folds (``metric='cv'``).
     max_components : int, default=50
         Largest K tried when ``n_components='auto'``.
-    tol : float, default=1e-5
-        EM stops when the mean log-likelihood per sample changes by less than ``tol``.
+    tol : float, default=1e-4
+        EM stops when the mean log-likelihood per sample changes by less than ``tol``: the
+        full-data fit, and the search and bootstrap fits where ``search_tol`` or
+        ``bootstrap_tol`` is None (upstream: 1e-5 everywhere).
     reg_covar : float, default=1e-15
         Added to the diagonal of every covariance in the M-step (standardised units).
     max_iter : int, default=10000
@@ -120,8 +134,14 @@ class GMMMI:
         Held-out log-likelihood, or an information criterion on full-data fits.
     n_bootstrap : int, default=50
         Bootstrap replicates; 0 gives one fit on all the data and no std.
-    mc_samples : int, default=100000
-        Monte-Carlo samples per MI integral.
+    mc_samples : 'auto' or int, default='auto'
+        Monte-Carlo samples per MI integral. An int: every replicate's integral uses that
+        many common draws (upstream GMM-MI uses 100000). 'auto': each replicate is integrated
+        over 8192 common draws, and their shared MC offset is removed by integrating the
+        full-data fit over as many independent draws as needed (up to 2**20) for the MC error
+        of the mean to fall below 0.25 x the bootstrap spread (or 1e-4 nat); see Notes. Where
+        'auto' does not apply (``n_bootstrap=0``, categorical ``y``, the 'numpy'/'cupy'
+        backends, entropy and KL) it means 100000.
     init : {'kmeans++', 'random_resp', 'kmeans', 'random', 'minmax'}, default='kmeans++'
         Initialisation. 'random_resp' (random responsibilities then an M-step) is
         upstream GMM-MI's default, kept for parity.
@@ -156,6 +176,20 @@ class GMMMI:
         use the compiled CPU kernels; 'cupy' runs the array-namespace implementation on a
         GPU (component selection stays on the CPU); 'numpy' runs that same implementation
         on the CPU, as a reference.
+    search : {'split', 'fresh'}, default='split'
+        How the component search starts each K. 'split': in each fold, from that fold's
+        fit at K - 1 with its component of largest weight x principal variance split in
+        two along its principal axis (the mixture's mean and covariance kept), so EM starts
+        near where the previous K left off. 'fresh': ``n_init`` new initialisations at every
+        K (upstream GMM-MI's procedure).
+    search_tol : float or None, default=3e-4
+        EM tolerance of the component search's fits (None: ``tol``).
+    bootstrap_tol : float or None, default=1e-3
+        EM tolerance of the bootstrap refits (None: ``tol``); 1e-3 is scikit-learn's
+        GaussianMixture default.
+    bootstrap_start : {'full', 'selected'}, default='full'
+        Where the bootstrap refits start: the full-data fit, or the selected fold fit that
+        started it (upstream).
 
     Attributes
     ----------
@@ -201,6 +235,19 @@ class GMMMI:
     two thirds of the unflagged cases and within ±2 std in about 95 %; the
     paper's bootstrap std alone covers it in 40 % and 64 %.
 
+    With ``mc_samples='auto'`` the common draws are few (8192): over common draws the MC
+    errors of similar mixtures nearly cancel in their differences, so the replicates'
+    spread needs few, but the offset they share does not. The full-data fit is integrated
+    over the same draws, draw by draw, and over independent ones until the MC error of
+    the mean is below 0.25 x the bootstrap spread (up to 2**20 draws); every replicate is
+    shifted by the difference of the two. The reported MC error combines the standard
+    error of the per-draw difference between the replicates' mean and the full-data fit
+    with that of the independent integral (``diagnostics['mc_auto']``).
+
+    :meth:`upstream` (or the options ``fastmi.gmm.UPSTREAM_PROCEDURE``) restores upstream
+    GMM-MI's procedure: fresh initialisations at every K, EM to 1e-5 everywhere, bootstrap
+    from the selected fit, 1e5 MC samples per integral, and the paper's error bar.
+
     References
     ----------
     .. [1] D. Piras, H. V. Peiris, A. Pontzen, L. Lucie-Smith, N. Guo and B. Nord,
@@ -208,10 +255,11 @@ class GMMMI:
        Mach. Learn.: Sci. Technol. 4 025006 (2023).
     """
 
-    def __init__(self, n_components="auto", *, n_init=3, n_folds=2, max_components=50, tol=1e-5,
+    def __init__(self, n_components="auto", *, n_init="auto", n_folds=2, max_components=50, tol=1e-4,
                  reg_covar=1e-15, max_iter=10_000, threshold_components=1e-5, patience=1, metric="cv",
-                 n_bootstrap=50, mc_samples=100_000, init="kmeans++", unit="nat", uncertainty="misfit",
-                 check_fit=True, y_type="continuous", min_class_size=None, rng=None, n_jobs=None, backend="auto"):
+                 n_bootstrap=50, mc_samples="auto", init="kmeans++", unit="nat", uncertainty="misfit",
+                 check_fit=True, y_type="continuous", min_class_size=None, rng=None, n_jobs=None, backend="auto",
+                 search="split", search_tol=3e-4, bootstrap_tol=1e-3, bootstrap_start="full"):
         self.n_components = n_components
         self.n_init = n_init
         self.n_folds = n_folds
@@ -233,6 +281,23 @@ class GMMMI:
         self.rng = rng
         self.n_jobs = n_jobs
         self.backend = backend
+        self.search = search
+        self.search_tol = search_tol
+        self.bootstrap_tol = bootstrap_tol
+        self.bootstrap_start = bootstrap_start
+
+    @classmethod
+    def upstream(cls, **kwargs):
+        """A GMMMI that runs upstream GMM-MI's procedure: ``UPSTREAM_PROCEDURE`` and upstream's
+        initialisation ``init='random_resp'``; ``kwargs`` (any constructor parameter) override.
+
+        Returns
+        -------
+        GMMMI
+            Unfitted; ``GMMMI.upstream(init='kmeans++')`` is fastmi's behaviour before the
+            faster defaults (split search, 'auto' MC samples, looser EM tolerances).
+        """
+        return cls(**{**UPSTREAM_PROCEDURE, "init": "random_resp", **kwargs})
 
     # ------------------------------------------------------------------ parameters
     def get_params(self):
@@ -247,7 +312,10 @@ class GMMMI:
             raise ValueError(f"n_components must be 'auto' or a positive int, got {self.n_components!r}")
         if self.n_components != "auto":
             check_int(self.n_components, "n_components", low=1)
-        check_int(self.n_init, "n_init", low=1)
+        if not (isinstance(self.n_init, str) and self.n_init == "auto"):
+            if isinstance(self.n_init, str):
+                raise ValueError(f"n_init must be 'auto' or an int >= 1, got {self.n_init!r}")
+            check_int(self.n_init, "n_init", low=1)
         check_int(self.n_folds, "n_folds", low=2)
         check_int(self.max_components, "max_components", low=1)
         check_float(self.tol, "tol", low=0.0)
@@ -257,7 +325,10 @@ class GMMMI:
         check_int(self.patience, "patience", low=1)
         check_choice(self.metric, "metric", {"cv", "aic", "bic"})
         check_int(self.n_bootstrap, "n_bootstrap", low=0)
-        check_int(self.mc_samples, "mc_samples", low=2)
+        if not (isinstance(self.mc_samples, str) and self.mc_samples == "auto"):
+            if isinstance(self.mc_samples, str):
+                raise ValueError(f"mc_samples must be 'auto' or an int >= 2, got {self.mc_samples!r}")
+            check_int(self.mc_samples, "mc_samples", low=2)
         check_choice(self.init, "init", set(INITS))
         check_unit(self.unit)
         check_choice(self.uncertainty, "uncertainty", {"misfit", "bootstrap"})
@@ -268,12 +339,26 @@ class GMMMI:
                 raise ValueError("min_class_size applies to y_type='categorical' only")
             check_int(self.min_class_size, "min_class_size", low=2)
         check_choice(self.backend, "backend", set(BACKENDS))
+        check_choice(self.search, "search", set(SEARCHES))
+        for name in ("search_tol", "bootstrap_tol"):
+            if getattr(self, name) is not None:
+                check_float(getattr(self, name), name, low=0.0)
+        check_choice(self.bootstrap_start, "bootstrap_start", {"full", "selected"})
         if self.backend == "cupy":
             get_namespace("cupy")  # a clear ImportError now rather than after the fit
         return resolve_n_jobs(self.n_jobs)
 
-    def _em(self):
-        return EMSettings(float(self.tol), float(self.reg_covar), int(self.max_iter))
+    def _em(self, stage="fit"):
+        """EM settings of the full-data fit ('fit'), the component search ('search') or the
+        bootstrap refits ('bootstrap'): their own tolerances, where set."""
+        tol = {"fit": None, "search": self.search_tol, "bootstrap": self.bootstrap_tol}[stage]
+        return EMSettings(float(self.tol if tol is None else tol), float(self.reg_covar), int(self.max_iter))
+
+    def _n_init(self):
+        if isinstance(self.n_init, str):  # 'auto': the split start is the search's main start
+            # a fixed K has no K - 1 fit to split: fresh starts, as upstream
+            return 1 if self.search == "split" and self.n_components == "auto" else 3
+        return int(self.n_init)
 
     # ------------------------------------------------------------------ fitting
     def fit(self, x, y, z=None):
@@ -374,9 +459,10 @@ class GMMMI:
                                  "samples per training fold)")
             candidates = [int(self.n_components)]
         K, warm, record = select_n_components(
-            X, candidates=candidates, n_init=self.n_init, n_folds=self.n_folds, init=self.init, em=self._em(),
+            X, candidates=candidates, n_init=self._n_init(), n_folds=self.n_folds, init=self.init,
+            em=self._em("search"),
             threshold=self.threshold_components, patience=self.patience, metric=self.metric,
-            streams=self._streams, part=part, pmap=pmap)
+            streams=self._streams, part=part, pmap=pmap, search=self.search)
         if K is None:
             raise ValueError(f"every EM fit on {name} failed (singular covariances); the data may be degenerate")
         record["selected"] = K
@@ -446,7 +532,17 @@ class GMMMI:
         return [list(range(edges[i], edges[i + 1])) for i in range(len(dims))]
 
     def _draws(self, stream, *index):
-        return MCDraws(self._streams(stream, *index), self.mc_samples, len(self.loc_))
+        n = MC_AUTO_FALLBACK if isinstance(self.mc_samples, str) else self.mc_samples
+        return MCDraws(self._streams(stream, *index), n, len(self.loc_))
+
+    def _bootstrap_draws(self):
+        """The MI integrals' draws for the bootstrap: the paired scheme of mc_samples='auto' where
+        it applies (continuous y, compiled backend), else ``_draws``."""
+        if (isinstance(self.mc_samples, str) and self.y_type == "continuous"
+                and self.backend not in ("numpy", "cupy")):
+            return PairedMC(self._streams(Stream.MC_DRAWS), self._streams(Stream.MC_REFERENCE_DRAWS),
+                            len(self.loc_), mi_terms(self._groups()))
+        return self._draws(Stream.MC_DRAWS)
 
     def _categorical_z_term(self, weights, prior, means, covs, comp_class, draws):
         """I(Y; Z) of stacked class mixtures over (z, x), from their z-marginals, integrated
@@ -473,15 +569,18 @@ class GMMMI:
 
     def _run_bootstrap(self, B, seed_of, draws, n_jobs):
         categorical = self.y_type == "categorical"
-        data = (self._data, self._codes, self._warm) if categorical else (self._data, self._warm, self._groups())
+        start = self._warm if self.bootstrap_start == "selected" else self._final
+        data = (self._data, self._codes, start) if categorical else (self._data, start, self._groups())
         if self.backend in ("numpy", "cupy"):
             from . import _xp
 
             fn = _xp.bootstrap_categorical if categorical else _xp.bootstrap_continuous
-            return fn(get_namespace(self.backend), *data, B, seed_of, self._em(), draws)
-        fn = bootstrap_categorical if categorical else bootstrap_continuous
+            return fn(get_namespace(self.backend), *data, B, seed_of, self._em("bootstrap"), draws)
         with thread_map(n_jobs) as pmap:
-            return fn(*data, B, seed_of, self._em(), draws, pmap)
+            if categorical:
+                return bootstrap_categorical(*data, B, seed_of, self._em("bootstrap"), draws, pmap)
+            return bootstrap_continuous(*data, B, seed_of, self._em("bootstrap"), draws, pmap,
+                                        reference=self._final)
 
     def estimate(self):
         """Bootstrap the fit and integrate the MI of every replicate.
@@ -518,7 +617,7 @@ class GMMMI:
         def seed_of(b):
             return self._streams(Stream.BOOTSTRAP, b)
 
-        draws = self._draws(Stream.MC_DRAWS)
+        draws = self._bootstrap_draws()
         out = self._run_bootstrap(B, seed_of, draws, n_jobs)
         if self.y_type == "categorical" and "z" in self.dims_:
             W, prior, M, C, comp_class = out.params
@@ -548,7 +647,9 @@ class GMMMI:
             self._warnings.append((ConvergenceWarning, f"{n_unconv} bootstrap EM fit(s) did not converge in "
                                                        f"max_iter={self.max_iter} iterations"))
         values = out.values[out.ok]
-        mc_error = float(np.mean(out.stderr[out.ok]))
+        mc_error = float(np.mean(out.stderr[out.ok])) if out.shared_error is None else float(out.shared_error)
+        if out.mc:
+            diag["mc_auto"] = out.mc
         with thread_map(n_jobs) as pmap:
             gaps = _misfit.resubstitution_gaps(out.values, out.ok, lambda b, w: self._resubstitution(out.params, w, b),
                                                seed_of, self._data.shape[0], pmap)

@@ -30,6 +30,9 @@ def warm_up():
             est.estimate()
             est.entropy()
             est.kl_divergence()
+        # mc_samples='auto' (the default): the per-draw MC kernel and the reference integral
+        GMMMI(n_components=2, n_bootstrap=2, rng=0).fit(x, y).estimate()  # K > 1: MC draws are needed
+        GMMMI(max_components=3, search="fresh", **fast).fit(x, y).estimate()
         GMMMI(max_components=2, **fast).fit(x, y, z).estimate()
         GMMMI(y_type="categorical", max_components=2, **fast).fit(np.c_[x, y], x > 0).estimate()
         for init in INITS:

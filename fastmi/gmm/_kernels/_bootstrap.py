@@ -8,7 +8,7 @@ import numpy as np
 from ._cache import NUMBA_CACHE
 from ._em import EM_NAN, _em_fit_t, _sum
 from ._linalg import LOG_2PI, _cholesky_lower, _invert_lower, _precision_cholesky
-from ._mc import _component_bounds, _mc_categorical_moments, _mc_log_ratio_moments
+from ._mc import _component_bounds, _mc_categorical_moments, _mc_log_ratio_moments, _mc_log_ratio_values
 from ._random import _resample_counts
 
 
@@ -249,6 +249,40 @@ def _mc_log_ratio_batch(z, u, weights, means, covariances, eval_cols, param_cols
         bounds[K - 1] = u.shape[0]
         _mc_log_ratio_moments(z, bounds, means[b], chol, eval_cols, dims, coef, log_w, t_means, t_prec,
                               t_log_det, g_mean, cv_A, cv_h, cv_c0, sums[b])
+
+
+def _mc_log_ratio_values_batch(z, u, weights, means, covariances, eval_cols, param_cols, dims, coef, f, g):
+    """The per-sample values behind ``_mc_log_ratio_batch``'s moments: f[b, i] and g[b, i]
+    for draw i mapped through mixture b (f, g of shape (B, m)); row b of f is NaN if b has
+    a non-SPD covariance. (Python glue, as ``_mc_log_ratio_batch``.)"""
+    B, K, D = means.shape
+    chol = np.zeros((K, D, D))
+    prec = np.zeros((K, D, D))
+    log_det = np.empty(K)
+    cum_w = np.empty(K)
+    bounds = np.empty(K, dtype=np.int64)
+    T, dmax = eval_cols.shape
+    log_w = np.empty(T * K)
+    t_means = np.zeros((T * K, dmax))
+    t_prec = np.zeros((T * K, dmax, dmax))
+    t_log_det = np.empty(T * K)
+    g_mean, g_cov, cv_A, cv_h = np.empty(D), np.empty((D, D)), np.empty((D, D)), np.empty(D)
+    for b in range(B):
+        cv_c0 = _control_variate(weights[b], means[b], covariances[b], eval_cols, param_cols, dims, coef, g_mean,
+                                 g_cov, cv_A, cv_h)
+        if (_precision_cholesky(covariances[b], chol, prec, log_det) >= 0 or
+                not _pack_terms(weights[b], means[b], covariances[b], param_cols, dims, log_w, t_means, t_prec,
+                                t_log_det) or not np.isfinite(cv_c0)):
+            f[b] = np.nan
+            continue
+        acc = 0.0
+        for k in range(K):
+            acc += float(weights[b, k])
+            cum_w[k] = acc
+        bounds[:K - 1] = np.searchsorted(u, cum_w[:K - 1])
+        bounds[K - 1] = u.shape[0]
+        _mc_log_ratio_values(z, bounds, means[b], chol, eval_cols, dims, coef, log_w, t_means, t_prec,
+                             t_log_det, g_mean, cv_A, cv_h, cv_c0, f[b], g[b])
 
 
 @numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)

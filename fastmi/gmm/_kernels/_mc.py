@@ -192,3 +192,50 @@ def _mc_categorical_moments(z, bounds, means, chol, prec_chol, log_det, comp_cla
         total += _sum(f, m)
         total_sq += _dot(f, f, m)
     return total, total_sq
+
+
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE, fastmath=ARITH)
+def _mc_log_ratio_values(z, bounds, means, chol, term_cols, term_dims, term_coef,
+                         term_log_w, term_means, term_prec_chol, term_log_det,
+                         cv_center, cv_A, cv_h, cv_c0, f_out, g_out):
+    """The per-sample values f(x_i) and g(x_i) whose moments ``_mc_log_ratio_moments``
+    sums (same arguments, same arithmetic), written to ``f_out`` and ``g_out`` (n,): for
+    integrals that compare several mixtures sample by sample over common draws."""
+    D, n = z.shape
+    T = term_cols.shape[0]
+    K = bounds.shape[0]
+    i00 = np.int64(0)  # not a literal 0 (see _mc_log_ratio_moments)
+    pts = np.empty((D, BLOCK))
+    v = np.empty((D, BLOCK))
+    lp = np.empty((K, BLOCK))
+    acc = np.empty(BLOCK)
+    ya = np.empty(BLOCK)
+    vmax = np.empty(BLOCK)
+    ssum = np.empty(BLOCK)
+    num = np.empty(BLOCK)
+    den = np.empty(BLOCK)
+    for i0 in range(0, n, BLOCK):
+        m = min(BLOCK, n - i0)
+        f = f_out[i0:i0 + m]
+        g = g_out[i0:i0 + m]
+        _draw_block(z, i0, m, bounds, means, chol, pts)
+        for i in range(m):
+            f[i] = 0.0
+            num[i] = 1.0
+            den[i] = 1.0
+        for t in range(T):
+            _block_log_prob(pts, term_cols[t, :term_dims[t]], i00, m, term_log_w, term_means, term_prec_chol,
+                            term_log_det, t * K, K, lp, acc, ya)
+            _block_exp_sum(lp, K, m, vmax, ssum)
+            if term_coef[t] > 0:
+                for i in range(m):
+                    f[i] += vmax[i]
+                    num[i] *= ssum[i]
+            else:
+                for i in range(m):
+                    f[i] -= vmax[i]
+                    den[i] *= ssum[i]
+        for i in range(m):
+            num[i] /= den[i]
+        _log_positive(num, f, f, m)
+        _block_quadratic(pts, m, cv_center, cv_A, cv_h, cv_c0, v, g)
