@@ -609,8 +609,7 @@ class GMMMI:
             diag["mc_stderr"] = [se]
             diag["flags"] = dict(getattr(self, "fit_flags_", {}))
             if hasattr(self, "_data"):
-                gap = float(value - self._resubstitution(self._full_params(), None, 0))
-                self._misfit_diagnostics(diag, gap, math.nan, n_jobs)
+                self._misfit_diagnostics(diag, value, math.nan, n_jobs)
                 self._emit_warnings()
             return self._result([], value, diag)
 
@@ -650,14 +649,12 @@ class GMMMI:
         mc_error = float(np.mean(out.stderr[out.ok])) if out.shared_error is None else float(out.shared_error)
         if out.mc:
             diag["mc_auto"] = out.mc
-        with thread_map(n_jobs) as pmap:
-            gaps = _misfit.resubstitution_gaps(out.values, out.ok, lambda b, w: self._resubstitution(out.params, w, b),
-                                               seed_of, self._data.shape[0], pmap)
-        gap = float(np.mean(gaps[out.ok]))
-        shared = math.hypot(mc_error, gap) if self.uncertainty == "misfit" else mc_error
+        # the full-data fit's MI: the 'auto' MC's reference integral, else one more integral
+        full_mi = out.mc["reference_value"] if "reference_value" in (out.mc or {}) else self._point_estimate()[0]
         diag["bootstrap_std"] = float(values.std(ddof=1)) if values.size > 1 else math.nan
         diag["mc_shared_error"] = mc_error
-        self._misfit_diagnostics(diag, gap, math.hypot(diag["bootstrap_std"], shared), n_jobs)
+        gap = self._misfit_diagnostics(diag, full_mi, diag["bootstrap_std"], n_jobs, mc_error)
+        shared = math.hypot(mc_error, gap) if self.uncertainty == "misfit" else mc_error
         self._emit_warnings()
         self.bootstrap_params_ = tuple(a[out.ok] if a.ndim and a.shape[0] == B else a for a in out.params)
         return self._result(values, None, diag, shared)
@@ -672,21 +669,21 @@ class GMMMI:
                    for p in ("weights", "means", "covariances"))
         return W, self.class_prior_[None], M, C, comp_class
 
-    def _resubstitution(self, params, row_weights, b):
-        """The log ratio of replicate b's mixture(s) averaged over its rows (``row_weights``:
-        bootstrap counts; None for all the rows once)."""
+    def _misfit_diagnostics(self, diag, full_mi, bootstrap_std, n_jobs, mc_error=0.0):
+        """Record the full-data fit's resubstitution gap (its MI ``full_mi`` minus its log ratio
+        averaged over the data) and run the k-NN check (``check_fit``); returns the gap."""
         if self.y_type == "categorical":
-            W, prior, M, C, comp_class = params
-            return _misfit.resubstitution_categorical_mi(self._data, self._codes, W[b], prior[b], M[b], C[b],
-                                                         comp_class, self.dims_.get("z", 0), row_weights)
-        W, M, C = params
-        return _misfit.resubstitution_mi(self._data, mi_terms(self._groups()), W[b], M[b], C[b], row_weights)
-
-    def _misfit_diagnostics(self, diag, gap, error_bar, n_jobs):
-        """Record the resubstitution gap and run the k-NN check (``check_fit``)."""
+            W, prior, M, C, comp_class = self._full_params()
+            resub = _misfit.resubstitution_categorical_mi(self._data, self._codes, W[0], prior[0], M[0], C[0],
+                                                          comp_class, self.dims_.get("z", 0))
+        else:
+            resub = _misfit.resubstitution_mi(self._data, mi_terms(self._groups()), *(a[0] for a in self._full_params()))
+        gap = float(full_mi - resub)
         diag["resubstitution_gap"] = gap
         diag["misfit_error"] = abs(gap) if self.uncertainty == "misfit" else 0.0
-        check = self._knn_check(error_bar if math.isfinite(error_bar) else abs(gap), n_jobs)
+        error_bar = math.hypot(bootstrap_std, mc_error, diag["misfit_error"]) if math.isfinite(bootstrap_std) \
+            else abs(gap)
+        check = self._knn_check(error_bar, n_jobs)
         diag["misfit_check"] = check
         diag["misfit"] = bool(check.get("misfit", False))
         diag["flags"]["misfit"] = diag["misfit"]
@@ -698,6 +695,7 @@ class GMMMI:
                 f"{check['knn_model'] * unit:.4g}; the difference exceeds {_misfit.MISFIT_SIGMAS:g} combined "
                 "standard errors, so the mixture misrepresents the dependence and the reported std does not cover "
                 "it. Check the fit (plot_fit), or compare with method='ksg'")))
+        return abs(gap)
 
     def _knn_check(self, error_bar, n_jobs):
         if not self.check_fit:
@@ -717,7 +715,8 @@ class GMMMI:
             model = np.concatenate([_misfit.sample_mixture(rng, c, m.weights, m.means, m.factors()[0])
                                     for c, m in zip(counts, self._final)])
             model_codes = np.repeat(np.arange(counts.size), counts)
-            return _misfit.knn_check("categorical", (data, codes), (model, model_codes), error_bar, n_jobs)
+            first = self._first_stage_rows(rng, keep.size, codes, model_codes)
+            return self._run_knn_check("categorical", (data, codes), (model, model_codes), error_bar, n_jobs, first)
         model = _misfit.sample_mixture(rng, keep.size, self._final.weights, self._final.means,
                                        self._final.factors()[0])
         groups = self._groups()
@@ -726,7 +725,24 @@ class GMMMI:
             return [np.ascontiguousarray(a[:, g]) for g in groups]
 
         kind = "cmi" if len(groups) == 3 else "mi"
-        return _misfit.knn_check(kind, split(data), split(model), error_bar, n_jobs)
+        return self._run_knn_check(kind, split(data), split(model), error_bar, n_jobs,
+                                   self._first_stage_rows(rng, keep.size))
+
+    @staticmethod
+    def _first_stage_rows(rng, n, *codes):
+        """A random half of the rows for the check's first stage; None (decide on all the rows)
+        for small samples, or where a class would have fewer than two rows in the half."""
+        if n < 400:
+            return None
+        rows = np.sort(rng.permutation(n)[: n // 2])
+        if any(np.bincount(c[rows], minlength=c.max() + 1).min() < 2 for c in codes):
+            return None
+        return rows
+
+    @staticmethod
+    def _run_knn_check(kind, data, model, error_bar, n_jobs, first):
+        with thread_map(min(n_jobs, 2)) as pmap:
+            return _misfit.knn_check(kind, data, model, error_bar, n_jobs, pmap, first)
 
     def _result(self, values, point, diag, shared_error=0.0):
         cmi = getattr(self, "conditional_", "z" in self.dims_)

@@ -278,5 +278,6 @@ class PairedMC:
         shift = float(v_ref[0] - est_r[0])
         shared = math.sqrt(se_pair * se_pair + float(se_ref[0]) ** 2)
         info = {"replicate_samples": int(f.shape[1]), "reference_samples": n, "target": target,
-                "paired_error": se_pair, "reference_error": float(se_ref[0]), "reference_shift": shift}
+                "paired_error": se_pair, "reference_error": float(se_ref[0]), "reference_shift": shift,
+                "reference_value": float(v_ref[0])}
         return est + shift, se, shared, info

@@ -461,9 +461,8 @@ def _gaussian_fit_t(Xt, sw, weights, means, covariances, reg_covar):
     return 1, True, ll, EM_OK
 
 
-def _mean_log_likelihood(X, weights, means, covariances, sample_weight=None):
-    """Mean log-likelihood per sample of X under the mixture (weighted by ``sample_weight``,
-    e.g. bootstrap counts, when given); NaN if a covariance is not SPD.
+def _mean_log_likelihood(X, weights, means, covariances):
+    """Mean log-likelihood per sample of X under the mixture; NaN if a covariance is not SPD.
 
     (Python glue around two compiled kernels: compiling it would re-optimise the whole
     E-step once more, for no speed.)
@@ -476,10 +475,9 @@ def _mean_log_likelihood(X, weights, means, covariances, sample_weight=None):
     if _precision_cholesky(covariances, chol, prec_chol, log_det) >= 0:
         return np.nan
     # the E-step's statistics are a few percent of its cost; one kernel serves both
-    sw = np.ones(n) if sample_weight is None else np.ascontiguousarray(sample_weight, dtype=np.float64)
-    total = _e_step(np.ascontiguousarray(X.T), sw, _log(weights), means, prec_chol, log_det, means,
+    total = _e_step(np.ascontiguousarray(X.T), np.ones(n), _log(weights), means, prec_chol, log_det, means,
                     np.empty(K), np.empty((K, d)), np.empty((K, d, d)))
-    return total / sw.sum()
+    return total / n
 
 
 @numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)
