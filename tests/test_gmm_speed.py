@@ -146,3 +146,15 @@ def test_a_fixed_k_is_fitted_from_fresh_starts(rng):
     r = est.fit_estimate(x, y)
     assert len(r.diagnostics["cv"]["score_per_init"][0]) == 3
     assert r.mi == pytest.approx(fastmi.mutual_info(x, y, method="ksg").mi, abs=0.1) and not r.diagnostics["misfit"]
+
+
+def test_auto_tolerances_follow_tol():
+    """The search and bootstrap tolerances scale with tol unless set: a user who tightens tol
+    tightens every EM fit."""
+    est = GMMMI(tol=1e-6)
+    assert (est._em("fit").tol, est._em("search").tol, est._em("bootstrap").tol) == pytest.approx((1e-6, 3e-6, 1e-5))
+    assert GMMMI()._em("bootstrap").tol == pytest.approx(1e-3) and GMMMI()._em("search").tol == pytest.approx(3e-4)
+    est = GMMMI(tol=1e-6, search_tol=None, bootstrap_tol=2e-3)
+    assert (est._em("search").tol, est._em("bootstrap").tol) == (1e-6, 2e-3)
+    with pytest.raises(ValueError, match="search_tol"):
+        GMMMI(search_tol="tight").fit(np.arange(20.0), np.arange(20.0) ** 2)

@@ -158,8 +158,7 @@ def test_suspicious_fit_warns_and_is_flagged(rng):
     x = rng.standard_normal(300)
     y = 0.5 * x + rng.standard_normal(300)
     with pytest.warns(DegenerateFitWarning, match=r"every EM fit with the selected K=2 on data stopped after at most two iterations"):
-        # search_tol=None: the search's fits take ``tol`` too (by default they have their own)
-        r = fastmi.mutual_info(x, y, method="gmm", n_components=2, tol=1e6, search_tol=None, rng=0,
+        r = fastmi.mutual_info(x, y, method="gmm", n_components=2, tol=1e6, rng=0,
                                **{k: v for k, v in GMM_FAST.items() if k != "max_components"})
     assert r.diagnostics["flags"]["search_suspicious"] > 0
 

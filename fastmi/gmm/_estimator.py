@@ -119,9 +119,9 @@ class GMMMI:
     max_components : int, default=50
         Largest K tried when ``n_components='auto'``.
     tol : float, default=1e-4
-        EM stops when the mean log-likelihood per sample changes by less than ``tol``: the
-        full-data fit, and the search and bootstrap fits where ``search_tol`` or
-        ``bootstrap_tol`` is None (upstream: 1e-5 everywhere).
+        EM stops when the mean log-likelihood per sample changes by less than ``tol`` (the
+        full-data fit; the search and the bootstrap refits scale it, see ``search_tol`` and
+        ``bootstrap_tol``; upstream: 1e-5 everywhere).
     reg_covar : float, default=1e-15
         Added to the diagonal of every covariance in the M-step (standardised units).
     max_iter : int, default=10000
@@ -182,11 +182,12 @@ class GMMMI:
         two along its principal axis (the mixture's mean and covariance kept), so EM starts
         near where the previous K left off. 'fresh': ``n_init`` new initialisations at every
         K (upstream GMM-MI's procedure).
-    search_tol : float or None, default=3e-4
-        EM tolerance of the component search's fits (None: ``tol``).
-    bootstrap_tol : float or None, default=1e-3
-        EM tolerance of the bootstrap refits (None: ``tol``); 1e-3 is scikit-learn's
-        GaussianMixture default.
+    search_tol : 'auto', float or None, default='auto'
+        EM tolerance of the component search's fits: 'auto' is 3 x ``tol`` (3e-4 by
+        default), None is ``tol``.
+    bootstrap_tol : 'auto', float or None, default='auto'
+        EM tolerance of the bootstrap refits: 'auto' is 10 x ``tol`` (1e-3 by default,
+        scikit-learn's GaussianMixture default), None is ``tol``.
     bootstrap_start : {'full', 'selected'}, default='full'
         Where the bootstrap refits start: the full-data fit, or the selected fold fit that
         started it (upstream).
@@ -259,7 +260,7 @@ class GMMMI:
                  reg_covar=1e-15, max_iter=10_000, threshold_components=1e-5, patience=1, metric="cv",
                  n_bootstrap=50, mc_samples="auto", init="kmeans++", unit="nat", uncertainty="misfit",
                  check_fit=True, y_type="continuous", min_class_size=None, rng=None, n_jobs=None, backend="auto",
-                 search="split", search_tol=3e-4, bootstrap_tol=1e-3, bootstrap_start="full"):
+                 search="split", search_tol="auto", bootstrap_tol="auto", bootstrap_start="full"):
         self.n_components = n_components
         self.n_init = n_init
         self.n_folds = n_folds
@@ -341,17 +342,23 @@ class GMMMI:
         check_choice(self.backend, "backend", set(BACKENDS))
         check_choice(self.search, "search", set(SEARCHES))
         for name in ("search_tol", "bootstrap_tol"):
-            if getattr(self, name) is not None:
+            if getattr(self, name) is not None and not (isinstance(getattr(self, name), str)
+                                                        and getattr(self, name) == "auto"):
                 check_float(getattr(self, name), name, low=0.0)
         check_choice(self.bootstrap_start, "bootstrap_start", {"full", "selected"})
         if self.backend == "cupy":
             get_namespace("cupy")  # a clear ImportError now rather than after the fit
         return resolve_n_jobs(self.n_jobs)
 
+    #: 'auto' tolerances of the search and the bootstrap refits, as multiples of ``tol``
+    _AUTO_TOL = {"search": 3.0, "bootstrap": 10.0}
+
     def _em(self, stage="fit"):
         """EM settings of the full-data fit ('fit'), the component search ('search') or the
         bootstrap refits ('bootstrap'): their own tolerances, where set."""
         tol = {"fit": None, "search": self.search_tol, "bootstrap": self.bootstrap_tol}[stage]
+        if isinstance(tol, str):  # 'auto'
+            tol = self._AUTO_TOL[stage] * float(self.tol)
         return EMSettings(float(self.tol if tol is None else tol), float(self.reg_covar), int(self.max_iter))
 
     def _n_init(self):
