@@ -184,6 +184,9 @@ def _estimate(args):
         print(f"  {100 * args.level:g}% interval [{lo:.4g}, {hi:.4g}] from {r.samples.size} replicates")
     extra = f", K = {r.n_components} components" if r.n_components is not None else ""
     print(f"  method {r.method}{extra}, N = {x.shape[0]} samples ({os.path.basename(args.file)})")
+    if r.diagnostics.get("misfit"):
+        print("  MISFIT: the mixture failed its goodness-of-fit check and the error bar does not cover it; "
+              "compare with --method ksg")
     return 0
 
 

@@ -178,7 +178,8 @@ class MIResult:
     def __repr__(self):
         err = f"± {self.std:.2g}" if not math.isnan(self.std) else "(no error bar)"
         what = "" if self.quantity == "mi" else f", quantity={self.quantity!r}"
-        return f"MIResult(mi={self.mi:.6g} {err} {self.unit}, method={self.method!r}{what})"
+        flag = ", MISFIT: the fit failed its goodness-of-fit check" if self.diagnostics.get("misfit") else ""
+        return f"MIResult(mi={self.mi:.6g} {err} {self.unit}, method={self.method!r}{what}{flag})"
 
 
 def _jsonable(obj):

@@ -252,3 +252,17 @@ def test_ci_runs_the_readme_commands_verbatim_and_in_order():
     ci = (root / ".ci" / "run").read_text().splitlines()
     positions = [ci.index(line) for line in block]  # ValueError if a command is not there verbatim
     assert positions == sorted(positions)
+
+
+def test_estimate_says_when_the_fit_fails_its_check(tmp_path):
+    """A two-component mixture cannot follow y = sin 6x: the command says MISFIT (and --json
+    carries the flag)."""
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-2, 2, 2000)
+    path = tmp_path / "wiggle.csv"
+    np.savetxt(path, np.column_stack([x, np.sin(6 * x) + 0.05 * rng.standard_normal(2000)]), delimiter=",",
+               header="x,y", comments="")
+    out = run("estimate", path, "--x", "x", "--y", "y", "--n-components", "2", *GMM_ARGS).stdout
+    assert "MISFIT" in out
+    d = json.loads(run("estimate", path, "--x", "x", "--y", "y", "--n-components", "2", "--json", *GMM_ARGS).stdout)
+    assert d["diagnostics"]["misfit"] is True
