@@ -149,9 +149,9 @@ class GMMMI:
     uncertainty : {'misfit', 'bootstrap'}, default='misfit'
         What ``std`` covers. 'bootstrap' (GMM-MI's paper): the spread of the bootstrap
         replicates and the Monte-Carlo error. 'misfit' adds, in quadrature, the mixture's
-        resubstitution gap: each replicate's MI minus its log ratio averaged over the rows
-        it was fitted to (zero for a well-specified model; of the order of the MI's bias
-        when the mixture misrepresents the dependence). See Notes.
+        resubstitution gap: the full-data fit's MI minus its log ratio averaged over the
+        data (zero for a well-specified model; of the order of the MI's bias when the
+        mixture misrepresents the dependence). See Notes.
     check_fit : bool, default=True
         Compare a k-NN (KSG) estimate on the data with the same estimate on as many points
         drawn from the fitted mixture; a difference beyond both estimates' errors sets
@@ -227,14 +227,14 @@ class GMMMI:
     its log ratio r = log q(x, y) - log q(x) - log q(y) under q; the mean of r over the
     rows q was fitted to estimates its mean under the data. The two agree for a
     well-specified mixture (exactly for one Gaussian) and part when q misrepresents the
-    dependence; with ``uncertainty='misfit'`` their mean difference over the replicates
+    dependence; with ``uncertainty='misfit'`` their difference for the full-data fit
     (``diagnostics['misfit_error']``) is added to ``std`` in quadrature. A mixture that
     misses dependence altogether can pass that test; ``check_fit`` catches it by comparing
     the data with a sample of the mixture through a k-NN estimator
     (``diagnostics['misfit_check']``). On the hard benchmark families (spirals, waves,
-    heavy tails; ``fastmi bench --calibration``) the truth lies within ±1 std in about
-    two thirds of the unflagged cases and within ±2 std in about 95 %; the
-    paper's bootstrap std alone covers it in 40 % and 64 %.
+    heavy tails; ``benchmarks/calibration_gmm.py``) the truth lies within ±1 std in 71 % of
+    the unflagged runs and within ±2 std in 94 %; the paper's bootstrap std alone covers
+    it in 40 % and 68 %.
 
     With ``mc_samples='auto'`` the common draws are few (8192): over common draws the MC
     errors of similar mixtures nearly cancel in their differences, so the replicates'
