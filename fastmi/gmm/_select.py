@@ -70,6 +70,43 @@ def split_component(mix):
     return Mixture(weights, np.ascontiguousarray(means), np.ascontiguousarray(covs))
 
 
+class _Search:
+    """The bookkeeping both searches share: the per-K record, the best K so far and the
+    patience counter."""
+
+    def __init__(self, threshold, patience):
+        self.threshold, self.patience = threshold, patience
+        self.record = {"k": [], "score": [], "score_per_init": [], "n_iter": [], "converged": [], "ok": []}
+        self.best_score, self.best_k, self.best_warm, self.waited = -np.inf, None, None, 0
+
+    def add(self, K, results, n_starts):
+        """Score K from its fits ``results`` (start-major, as many per start); returns True
+        when the search should stop."""
+        per_fit = np.array([r[2] for r in results]).reshape(n_starts, -1)
+        per_fit = np.where(np.isfinite(per_fit), per_fit, -np.inf)
+        per_init = per_fit.mean(axis=1)
+        i_best = int(np.argmax(per_init))
+        j_best = int(np.argmax(per_fit[i_best]))
+        score = per_init[i_best]
+        rec = self.record
+        rec["k"].append(K)
+        rec["score"].append(float(score))
+        rec["score_per_init"].append(per_init.tolist())
+        rec["n_iter"].append([r[1].n_iter for r in results])
+        rec["converged"].append([r[1].converged for r in results])
+        rec["ok"].append([r[1].ok for r in results])
+        if score > self.best_score + self.threshold or self.best_k is None and np.isfinite(score):
+            self.best_score, self.best_k, self.waited = score, K, 0
+            self.best_warm = results[i_best * per_fit.shape[1] + j_best][0]
+            return False
+        self.waited += 1
+        return self.waited >= self.patience
+
+    def result(self):
+        self.record["stopped_by_patience"] = self.waited >= self.patience
+        return self.best_k, self.best_warm, self.record
+
+
 def select_n_components(X, *, candidates, n_init, n_folds, init, em, threshold, patience, metric,
                         streams, part, pmap, search="fresh"):
     """Choose K by held-out likelihood (``metric='cv'``) or AIC/BIC with patience.
@@ -86,8 +123,7 @@ def select_n_components(X, *, candidates, n_init, n_folds, init, em, threshold, 
     n = X.shape[0]
     splits = _fold_data(X, n_folds, metric, streams, part)
     score_of = _scorer(metric, n)
-    record = {"k": [], "score": [], "score_per_init": [], "n_iter": [], "converged": [], "ok": []}
-    best_score, best_k, best_warm, waited = -np.inf, None, None, 0
+    search = _Search(threshold, patience)
     for K in candidates:
         # one component is fitted in closed form, whatever the start: one fit serves every init
         n_starts = 1 if K == 1 else n_init
@@ -100,28 +136,9 @@ def select_n_components(X, *, candidates, n_init, n_folds, init, em, threshold, 
             m, info = fit_em(splits[f][0], starts[i], em.tol, em.reg_covar, em.max_iter)
             return m, info, score_of(m, info, splits[f][1], splits[f][0])
 
-        results = pmap(run, jobs) * (n_init // n_starts)
-        per_fit = np.array([r[2] for r in results]).reshape(n_init, -1)
-        per_fit = np.where(np.isfinite(per_fit), per_fit, -np.inf)
-        per_init = per_fit.mean(axis=1)
-        i_best = int(np.argmax(per_init))
-        j_best = int(np.argmax(per_fit[i_best]))
-        score = per_init[i_best]
-        record["k"].append(K)
-        record["score"].append(float(score))
-        record["score_per_init"].append(per_init.tolist())
-        record["n_iter"].append([r[1].n_iter for r in results])
-        record["converged"].append([r[1].converged for r in results])
-        record["ok"].append([r[1].ok for r in results])
-        if score > best_score + threshold or best_k is None and np.isfinite(score):
-            best_score, best_k, waited = score, K, 0
-            best_warm = results[i_best * per_fit.shape[1] + j_best][0]
-        else:
-            waited += 1
-            if waited >= patience:
-                break
-    record["stopped_by_patience"] = waited >= patience
-    return best_k, best_warm, record
+        if search.add(K, pmap(run, jobs) * (n_init // n_starts), n_init):
+            break
+    return search.result()
 
 
 def _select_split(X, *, candidates, n_init, n_folds, init, em, threshold, patience, metric, streams, part, pmap):
@@ -136,8 +153,7 @@ def _select_split(X, *, candidates, n_init, n_folds, init, em, threshold, patien
     splits = _fold_data(X, n_folds, metric, streams, part)
     n_sets = len(splits)
     score_of = _scorer(metric, n)
-    record = {"k": [], "score": [], "score_per_init": [], "n_iter": [], "converged": [], "ok": []}
-    best_score, best_k, best_warm, waited = -np.inf, None, None, 0
+    search = _Search(threshold, patience)
     chain = [None] * n_sets  # each fold's fit at the previous K
     for K in candidates:
         n_starts = 1 if K == 1 else n_init
@@ -165,29 +181,10 @@ def _select_split(X, *, candidates, n_init, n_folds, init, em, threshold, patien
 
         # as in the fresh search, the one closed-form K = 1 fit stands for every start
         results = pmap(run, jobs) * (n_init // n_starts)
-        n_starts = n_init
-        per_fit = np.array([r[2] for r in results]).reshape(n_starts, n_sets)
-        per_fit = np.where(np.isfinite(per_fit), per_fit, -np.inf)
-        per_init = per_fit.mean(axis=1)
-        i_best = int(np.argmax(per_init))
-        j_best = int(np.argmax(per_fit[i_best]))
-        score = per_init[i_best]
         for f in range(n_sets):
-            fits = [results[i * n_sets + f] for i in range(n_starts)]
+            fits = [results[i * n_sets + f] for i in range(n_init)]
             good = [r for r in fits if r[1].ok and np.isfinite(r[1].lower_bound)]
             chain[f] = max(good, key=lambda r: r[1].lower_bound)[0] if good else None
-        record["k"].append(K)
-        record["score"].append(float(score))
-        record["score_per_init"].append(per_init.tolist())
-        record["n_iter"].append([r[1].n_iter for r in results])
-        record["converged"].append([r[1].converged for r in results])
-        record["ok"].append([r[1].ok for r in results])
-        if score > best_score + threshold or best_k is None and np.isfinite(score):
-            best_score, best_k, waited = score, K, 0
-            best_warm = results[i_best * n_sets + j_best][0]
-        else:
-            waited += 1
-            if waited >= patience:
-                break
-    record["stopped_by_patience"] = waited >= patience
-    return best_k, best_warm, record
+        if search.add(K, results, n_init):
+            break
+    return search.result()

@@ -211,6 +211,41 @@ def _control_variate_means(weights, means, covariances, eval_cols, param_cols, d
         expected[b] = c0 - 0.5 * trace
 
 
+def _prepared_mixtures(u, weights, means, covariances, eval_cols, param_cols, dims, coef):
+    """For each mixture b: ``(b, args)``, with ``args`` the arguments after ``z`` of
+    ``_mc_log_ratio_moments`` / ``_mc_log_ratio_values`` for the draws' uniforms ``u``, or None
+    when b has a non-SPD covariance. The work arrays are reused: use ``args`` before the next."""
+    B, K, D = means.shape
+    chol = np.zeros((K, D, D))
+    prec = np.zeros((K, D, D))
+    log_det = np.empty(K)
+    cum_w = np.empty(K)
+    bounds = np.empty(K, dtype=np.int64)
+    T, dmax = eval_cols.shape
+    log_w = np.empty(T * K)
+    t_means = np.zeros((T * K, dmax))
+    t_prec = np.zeros((T * K, dmax, dmax))
+    t_log_det = np.empty(T * K)
+    g_mean, g_cov, cv_A, cv_h = np.empty(D), np.empty((D, D)), np.empty((D, D)), np.empty(D)
+    for b in range(B):
+        cv_c0 = _control_variate(weights[b], means[b], covariances[b], eval_cols, param_cols, dims, coef, g_mean,
+                                 g_cov, cv_A, cv_h)
+        if (_precision_cholesky(covariances[b], chol, prec, log_det) >= 0 or
+                not _pack_terms(weights[b], means[b], covariances[b], param_cols, dims, log_w, t_means, t_prec,
+                                t_log_det) or not np.isfinite(cv_c0)):
+            yield b, None
+            continue
+        acc = 0.0
+        for k in range(K):  # the cumulative weights, summed in order
+            acc += float(weights[b, k])
+            cum_w[k] = acc
+        # the smallest component c with u < cum_w[c]; the last one takes the rest
+        bounds[:K - 1] = np.searchsorted(u, cum_w[:K - 1])
+        bounds[K - 1] = u.shape[0]
+        yield b, (bounds, means[b], chol, eval_cols, dims, coef, log_w, t_means, t_prec, t_log_det, g_mean, cv_A,
+                  cv_h, cv_c0)
+
+
 def _mc_log_ratio_batch(z, u, weights, means, covariances, eval_cols, param_cols, dims, coef, sums):
     """Add, for each mixture b, to ``sums[b]`` the moments [f, f^2, g, g^2, f g] summed over
     the draws (z feature-major (D, m), u ascending (m,)), where f(x) = sum_t coef_t
@@ -220,69 +255,22 @@ def _mc_log_ratio_batch(z, u, weights, means, covariances, eval_cols, param_cols
 
     Python glue around compiled kernels; the samples' work is ``_mc_log_ratio_moments``.
     """
-    B, K, D = means.shape
-    chol = np.zeros((K, D, D))
-    prec = np.zeros((K, D, D))
-    log_det = np.empty(K)
-    cum_w = np.empty(K)
-    bounds = np.empty(K, dtype=np.int64)
-    T, dmax = eval_cols.shape
-    log_w = np.empty(T * K)
-    t_means = np.zeros((T * K, dmax))
-    t_prec = np.zeros((T * K, dmax, dmax))
-    t_log_det = np.empty(T * K)
-    g_mean, g_cov, cv_A, cv_h = np.empty(D), np.empty((D, D)), np.empty((D, D)), np.empty(D)
-    for b in range(B):
-        cv_c0 = _control_variate(weights[b], means[b], covariances[b], eval_cols, param_cols, dims, coef, g_mean,
-                                 g_cov, cv_A, cv_h)
-        if (_precision_cholesky(covariances[b], chol, prec, log_det) >= 0 or
-                not _pack_terms(weights[b], means[b], covariances[b], param_cols, dims, log_w, t_means, t_prec,
-                                t_log_det) or not np.isfinite(cv_c0)):
+    for b, args in _prepared_mixtures(u, weights, means, covariances, eval_cols, param_cols, dims, coef):
+        if args is None:
             sums[b, 0] = np.nan
-            continue
-        acc = 0.0
-        for k in range(K):  # the cumulative weights, summed in order
-            acc += float(weights[b, k])
-            cum_w[k] = acc
-        # the smallest component c with u < cum_w[c]; the last one takes the rest
-        bounds[:K - 1] = np.searchsorted(u, cum_w[:K - 1])
-        bounds[K - 1] = u.shape[0]
-        _mc_log_ratio_moments(z, bounds, means[b], chol, eval_cols, dims, coef, log_w, t_means, t_prec,
-                              t_log_det, g_mean, cv_A, cv_h, cv_c0, sums[b])
+        else:
+            _mc_log_ratio_moments(z, *args, sums[b])
 
 
 def _mc_log_ratio_values_batch(z, u, weights, means, covariances, eval_cols, param_cols, dims, coef, f, g):
     """The per-sample values behind ``_mc_log_ratio_batch``'s moments: f[b, i] and g[b, i]
     for draw i mapped through mixture b (f, g of shape (B, m)); row b of f is NaN if b has
     a non-SPD covariance. (Python glue, as ``_mc_log_ratio_batch``.)"""
-    B, K, D = means.shape
-    chol = np.zeros((K, D, D))
-    prec = np.zeros((K, D, D))
-    log_det = np.empty(K)
-    cum_w = np.empty(K)
-    bounds = np.empty(K, dtype=np.int64)
-    T, dmax = eval_cols.shape
-    log_w = np.empty(T * K)
-    t_means = np.zeros((T * K, dmax))
-    t_prec = np.zeros((T * K, dmax, dmax))
-    t_log_det = np.empty(T * K)
-    g_mean, g_cov, cv_A, cv_h = np.empty(D), np.empty((D, D)), np.empty((D, D)), np.empty(D)
-    for b in range(B):
-        cv_c0 = _control_variate(weights[b], means[b], covariances[b], eval_cols, param_cols, dims, coef, g_mean,
-                                 g_cov, cv_A, cv_h)
-        if (_precision_cholesky(covariances[b], chol, prec, log_det) >= 0 or
-                not _pack_terms(weights[b], means[b], covariances[b], param_cols, dims, log_w, t_means, t_prec,
-                                t_log_det) or not np.isfinite(cv_c0)):
+    for b, args in _prepared_mixtures(u, weights, means, covariances, eval_cols, param_cols, dims, coef):
+        if args is None:
             f[b] = np.nan
-            continue
-        acc = 0.0
-        for k in range(K):
-            acc += float(weights[b, k])
-            cum_w[k] = acc
-        bounds[:K - 1] = np.searchsorted(u, cum_w[:K - 1])
-        bounds[K - 1] = u.shape[0]
-        _mc_log_ratio_values(z, bounds, means[b], chol, eval_cols, dims, coef, log_w, t_means, t_prec,
-                             t_log_det, g_mean, cv_A, cv_h, cv_c0, f[b], g[b])
+        else:
+            _mc_log_ratio_values(z, *args, f[b], g[b])
 
 
 @numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE)

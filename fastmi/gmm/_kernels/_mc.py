@@ -77,6 +77,38 @@ def _block_quadratic(pts, m, center, A, h, c0, u, g):
                 g[i] += q * ua[i] * ub[i]
 
 
+@numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE, fastmath=ARITH, inline="always")
+def _block_log_ratio(z, i0, m, bounds, means, chol, term_cols, term_dims, term_coef, term_log_w, term_means,
+                     term_prec_chol, term_log_det, cv_center, cv_A, cv_h, cv_c0, pts, v, lp, acc, ya, vmax, ssum,
+                     num, den, f, g):
+    """f[i] and g[i] (see ``_mc_log_ratio_moments``) for the m samples i0 .. i0+m-1 of ``z``;
+    the other arrays are work space of one block."""
+    T = term_cols.shape[0]
+    K = bounds.shape[0]
+    i00 = np.int64(0)  # not a literal 0: every caller of _block_log_prob shares one compiled signature
+    _draw_block(z, i0, m, bounds, means, chol, pts)
+    for i in range(m):
+        f[i] = 0.0
+        num[i] = 1.0
+        den[i] = 1.0
+    for t in range(T):
+        _block_log_prob(pts, term_cols[t, :term_dims[t]], i00, m, term_log_w, term_means, term_prec_chol,
+                        term_log_det, t * K, K, lp, acc, ya)
+        _block_exp_sum(lp, K, m, vmax, ssum)
+        if term_coef[t] > 0:
+            for i in range(m):
+                f[i] += vmax[i]
+                num[i] *= ssum[i]
+        else:
+            for i in range(m):
+                f[i] -= vmax[i]
+                den[i] *= ssum[i]
+    for i in range(m):
+        num[i] /= den[i]
+    _log_positive(num, f, f, m)
+    _block_quadratic(pts, m, cv_center, cv_A, cv_h, cv_c0, v, g)
+
+
 @numba.njit(nogil=True, error_model="numpy", cache=NUMBA_CACHE, fastmath=ARITH)
 def _mc_log_ratio_moments(z, bounds, means, chol, term_cols, term_dims, term_coef,
                           term_log_w, term_means, term_prec_chol, term_log_det,
@@ -95,43 +127,17 @@ def _mc_log_ratio_moments(z, bounds, means, chol, term_cols, term_dims, term_coe
     entropies and KL are other signed sums of marginal log densities.
     """
     D, n = z.shape
-    T = term_cols.shape[0]
     K = bounds.shape[0]
-    i00 = np.int64(0)  # not a literal 0: every caller of _block_log_prob shares one compiled signature
-    pts = np.empty((D, BLOCK))
-    v = np.empty((D, BLOCK))
-    lp = np.empty((K, BLOCK))
-    acc = np.empty(BLOCK)
-    ya = np.empty(BLOCK)
-    vmax = np.empty(BLOCK)
-    ssum = np.empty(BLOCK)
-    num = np.empty(BLOCK)
-    den = np.empty(BLOCK)
+    pts, v, lp = np.empty((D, BLOCK)), np.empty((D, BLOCK)), np.empty((K, BLOCK))
+    acc, ya, vmax, ssum, num, den = (np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK),
+                                     np.empty(BLOCK), np.empty(BLOCK))
     f = np.empty(BLOCK)
     g = np.empty(BLOCK)
     for i0 in range(0, n, BLOCK):
         m = min(BLOCK, n - i0)
-        _draw_block(z, i0, m, bounds, means, chol, pts)
-        for i in range(m):
-            f[i] = 0.0
-            num[i] = 1.0
-            den[i] = 1.0
-        for t in range(T):
-            _block_log_prob(pts, term_cols[t, :term_dims[t]], i00, m, term_log_w, term_means, term_prec_chol,
-                            term_log_det, t * K, K, lp, acc, ya)
-            _block_exp_sum(lp, K, m, vmax, ssum)
-            if term_coef[t] > 0:
-                for i in range(m):
-                    f[i] += vmax[i]
-                    num[i] *= ssum[i]
-            else:
-                for i in range(m):
-                    f[i] -= vmax[i]
-                    den[i] *= ssum[i]
-        for i in range(m):
-            num[i] /= den[i]
-        _log_positive(num, f, f, m)
-        _block_quadratic(pts, m, cv_center, cv_A, cv_h, cv_c0, v, g)
+        _block_log_ratio(z, i0, m, bounds, means, chol, term_cols, term_dims, term_coef, term_log_w, term_means,
+                         term_prec_chol, term_log_det, cv_center, cv_A, cv_h, cv_c0, pts, v, lp, acc, ya, vmax,
+                         ssum, num, den, f, g)
         sums[0] += _sum(f, m)
         sums[1] += _dot(f, f, m)
         sums[2] += _sum(g, m)
@@ -202,40 +208,12 @@ def _mc_log_ratio_values(z, bounds, means, chol, term_cols, term_dims, term_coef
     sums (same arguments, same arithmetic), written to ``f_out`` and ``g_out`` (n,): for
     integrals that compare several mixtures sample by sample over common draws."""
     D, n = z.shape
-    T = term_cols.shape[0]
     K = bounds.shape[0]
-    i00 = np.int64(0)  # not a literal 0 (see _mc_log_ratio_moments)
-    pts = np.empty((D, BLOCK))
-    v = np.empty((D, BLOCK))
-    lp = np.empty((K, BLOCK))
-    acc = np.empty(BLOCK)
-    ya = np.empty(BLOCK)
-    vmax = np.empty(BLOCK)
-    ssum = np.empty(BLOCK)
-    num = np.empty(BLOCK)
-    den = np.empty(BLOCK)
+    pts, v, lp = np.empty((D, BLOCK)), np.empty((D, BLOCK)), np.empty((K, BLOCK))
+    acc, ya, vmax, ssum, num, den = (np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK), np.empty(BLOCK),
+                                     np.empty(BLOCK), np.empty(BLOCK))
     for i0 in range(0, n, BLOCK):
         m = min(BLOCK, n - i0)
-        f = f_out[i0:i0 + m]
-        g = g_out[i0:i0 + m]
-        _draw_block(z, i0, m, bounds, means, chol, pts)
-        for i in range(m):
-            f[i] = 0.0
-            num[i] = 1.0
-            den[i] = 1.0
-        for t in range(T):
-            _block_log_prob(pts, term_cols[t, :term_dims[t]], i00, m, term_log_w, term_means, term_prec_chol,
-                            term_log_det, t * K, K, lp, acc, ya)
-            _block_exp_sum(lp, K, m, vmax, ssum)
-            if term_coef[t] > 0:
-                for i in range(m):
-                    f[i] += vmax[i]
-                    num[i] *= ssum[i]
-            else:
-                for i in range(m):
-                    f[i] -= vmax[i]
-                    den[i] *= ssum[i]
-        for i in range(m):
-            num[i] /= den[i]
-        _log_positive(num, f, f, m)
-        _block_quadratic(pts, m, cv_center, cv_A, cv_h, cv_c0, v, g)
+        _block_log_ratio(z, i0, m, bounds, means, chol, term_cols, term_dims, term_coef, term_log_w, term_means,
+                         term_prec_chol, term_log_det, cv_center, cv_A, cv_h, cv_c0, pts, v, lp, acc, ya, vmax,
+                         ssum, num, den, f_out[i0:i0 + m], g_out[i0:i0 + m])
