@@ -183,6 +183,10 @@ class FLINT:
     * group sparsity (``group_weight``) switches off the attributes left over when J exceeds
       the number of concepts, instead of letting them carry mixtures.
 
+    The prior's saturated gates make g flat almost everywhere in the input, so gradient or
+    finite-difference maps of g see little signal: use ``prior=None`` for those
+    (examples/interpret_small_cnn.py does).
+
     On the synthetic-concepts check of the test suite (4 binary concepts, f uses 3, J = 6),
     this raised the share of FLINT seeds whose three used concepts each match an attribute
     with |corr| >= 0.9 from 1/5 to 5/5 on the test's data and from 0/5 to 3/5 on a second
