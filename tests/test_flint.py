@@ -78,7 +78,8 @@ def _logit_relevance(C, g):
 #   data seed 0 (the `concepts` fixture): fidelity >= 0.989 and min matched |corr| >= 0.966 on 5/5
 #     seeds (before the prior: 1/5, matched |corr| down to 0.24); CNS(5, 10) with L_cd below that
 #     without it on 4/5 (rng 3: CNS(5) 1.32 vs 1.31).
-#   data seed 1: fidelity 1.000 on 5/5, all three |corr| >= 0.9 on 3/5 (rng 0: 0.60, rng 4: 0.59).
+#   data seed 1: fidelity 1.000 on 5/5, all three |corr| >= 0.9 on 3/5 (rng 0: 0.60, rng 4: 0.59);
+#     before the prior 0/5. Data seed 2 (not tested, --data 2): 3/5, before 0/5.
 #   The unused concept: no seed reaches the max_k |corr(C_3, g_k)| < 0.1 (0.13-0.36; before
 #     the prior 0.09-0.58): f's own centred logits follow C_3 up to |corr| 0.17-0.22, and g, trained
 #     on softmax(f), follows them. What holds on every seed is that C_3 moves g's logits less than
