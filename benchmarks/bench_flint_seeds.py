@@ -68,7 +68,8 @@ def main():
             dt = time.perf_counter() - t
             m, unused, grel = scores(C, fl)
             cns = conciseness(fl.local_relevance(), [5, 10])
-            line = (f"data {d} rng {s}: fid {fl.fidelity_:.3f} |corr| {np.round(m, 3)} unused {unused:.3f} G3 {grel:.3f} "
+            line = (f"data {d} rng {s}: fid {fl.fidelity_:.3f} |corr| {np.round(m, 3)} unused {unused:.3f} "
+                    f"G3 {grel:.3f} "
                     f"CNS(5,10) {np.round(cns, 2)}")
             ok = fl.fidelity_ >= 0.95 and m.min() >= 0.9 and unused < 0.1
             if not args.no_plain:

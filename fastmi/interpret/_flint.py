@@ -246,8 +246,8 @@ class FLINT:
         w_in = check_float((10.0 if concepts else 0.5) if self.input_weight is None else self.input_weight,
                            "input_weight", low=0.0)
         w_cd = check_float(self.conciseness_weight, "conciseness_weight", low=0.0)
-        cd_scale = check_float((5.0 if concepts else 1.0) if self.conciseness_scale is None else self.conciseness_scale,
-                               "conciseness_scale", low=0.0, low_inclusive=False)
+        cd_scale = (5.0 if concepts else 1.0) if self.conciseness_scale is None else self.conciseness_scale
+        cd_scale = check_float(cd_scale, "conciseness_scale", low=0.0, low_inclusive=False)
         w_l1 = check_float(self.l1_weight, "l1_weight", low=0.0)
         noise = check_float(self.gate_noise, "gate_noise", low=0.0)
         w_dc = check_float(self.decorrelation_weight, "decorrelation_weight", low=0.0)
