@@ -200,7 +200,8 @@ class FLINT:
 
     def __init__(self, n_attributes, *, hidden_size=64, input_weight=None, conciseness_weight=0.2,
                  conciseness_scale=None, l1_weight=1e-3, prior="concepts", gate_noise=1.0,
-                 decorrelation_weight=1.0, group_weight=0.3, n_steps=1500, lr=3e-3, batch_size=256, device=None, rng=None, n_jobs=None):
+                 decorrelation_weight=1.0, group_weight=0.3, n_steps=1500, lr=3e-3, batch_size=256, device=None,
+                 rng=None, n_jobs=None):
         self.n_attributes = n_attributes
         self.hidden_size = hidden_size
         self.input_weight = input_weight
