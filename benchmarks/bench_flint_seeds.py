@@ -1,0 +1,86 @@
+"""FLINT concept alignment over seeds on the synthetic-concepts setup of tests/test_flint.py.
+
+For each data seed and each FLINT rng: fidelity, the Hungarian-matched |corr| of concepts 0-2,
+the unused concept's max |corr| with any class logit of g, and CNS(5), CNS(10) with and without
+the conciseness term. Usage:
+
+    PYTHONPATH=. python benchmarks/bench_flint_seeds.py --seeds 0 1 2 3 4 --data 0 1 [--kw key=value ...]
+"""
+import argparse
+import time
+
+import numpy as np
+import torch
+from scipy.optimize import linear_sum_assignment
+
+from fastmi.interpret import FLINT, conciseness
+
+
+def concepts(seed):
+    rng = np.random.default_rng(seed)
+    n = 2000
+    C = (rng.random((n, 4)) < 0.25).astype(float)
+    X = C @ rng.standard_normal((4, 20)) + 0.1 * rng.standard_normal((n, 20))
+    y = (4 * C[:, 0] + 2 * C[:, 1] + C[:, 2]).astype(int)
+    with torch.random.fork_rng():
+        torch.manual_seed(seed)
+        net = torch.nn.Sequential(torch.nn.Linear(20, 32), torch.nn.ReLU(), torch.nn.Linear(32, 8))
+        opt = torch.optim.Adam(net.parameters(), lr=1e-2)
+        Xt, yt = torch.tensor(X, dtype=torch.float32), torch.tensor(y)
+        for _ in range(300):
+            loss = torch.nn.functional.cross_entropy(net(Xt), yt)
+            opt.zero_grad()
+            loss.backward()
+            opt.step()
+    with torch.no_grad():
+        hidden = net[1](net[0](Xt)).numpy()
+        logits = net(Xt).numpy()
+    return C, X, hidden, logits
+
+
+def scores(C, fl):
+    a = fl.attributes()
+    with np.errstate(invalid="ignore", divide="ignore"):
+        corr = np.nan_to_num(np.corrcoef(np.column_stack([C, a]).T)[:4, 4:])
+    rows, cols = linear_sum_assignment(-np.abs(corr[:3]))
+    g = fl.predict_logits()
+    unused = max(abs(np.corrcoef(C[:, 3], g[:, k])[0, 1]) for k in range(g.shape[1]))
+    r4, c4 = linear_sum_assignment(-np.abs(corr))  # all four concepts: which attribute is concept 3
+    grel = float(np.abs(fl.global_relevance()[:, c4[3]]).max())
+    return np.abs(corr[rows, cols]), unused, grel
+
+
+def main():
+    ap = argparse.ArgumentParser()
+    ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
+    ap.add_argument("--data", type=int, nargs="+", default=[0])
+    ap.add_argument("--kw", nargs="*", default=[])
+    ap.add_argument("--cd", type=float, default=0.5)
+    ap.add_argument("--no-plain", action="store_true")
+    args = ap.parse_args()
+    kw = {k: eval(v) for k, v in (s.split("=", 1) for s in args.kw)}
+    npass = 0
+    for d in args.data:
+        C, X, hidden, logits = concepts(d)
+        for s in args.seeds:
+            t = time.perf_counter()
+            fl = FLINT(6, conciseness_weight=args.cd, rng=s, **kw).fit(hidden, X, logits)
+            dt = time.perf_counter() - t
+            m, unused, grel = scores(C, fl)
+            cns = conciseness(fl.local_relevance(), [5, 10])
+            line = (f"data {d} rng {s}: fid {fl.fidelity_:.3f} |corr| {np.round(m, 3)} unused {unused:.3f} "
+                    f"G3 {grel:.3f} "
+                    f"CNS(5,10) {np.round(cns, 2)}")
+            ok = fl.fidelity_ >= 0.95 and m.min() >= 0.9 and unused < 0.1
+            if not args.no_plain:
+                pl = FLINT(6, conciseness_weight=0.0, rng=s, **kw).fit(hidden, X, logits)
+                cp = conciseness(pl.local_relevance(), [5, 10])
+                line += f" plain {np.round(cp, 2)} fid {pl.fidelity_:.3f}"
+                ok = ok and np.all(cns < cp) and pl.fidelity_ >= 0.95
+            npass += ok
+            print(line + f" [{dt:.1f}s] {'PASS' if ok else 'FAIL'}", flush=True)
+    print(f"passed {npass}/{len(args.data) * len(args.seeds)}")
+
+
+if __name__ == "__main__":
+    main()
