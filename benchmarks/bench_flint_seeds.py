@@ -7,35 +7,26 @@ the conciseness term. Usage:
     PYTHONPATH=. python benchmarks/bench_flint_seeds.py --seeds 0 1 2 3 4 --data 0 1 [--kw key=value ...]
 """
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import numpy as np
-import torch
+import torch  # noqa: F401 -- needs torch: fail here, clearly, rather than inside the tests module
 from scipy.optimize import linear_sum_assignment
 
 from fastmi.interpret import FLINT, conciseness
 
+ROOT = Path(__file__).resolve().parents[1]
+if str(ROOT) not in sys.path:
+    sys.path.append(str(ROOT))
+
 
 def concepts(seed):
-    rng = np.random.default_rng(seed)
-    n = 2000
-    C = (rng.random((n, 4)) < 0.25).astype(float)
-    X = C @ rng.standard_normal((4, 20)) + 0.1 * rng.standard_normal((n, 20))
-    y = (4 * C[:, 0] + 2 * C[:, 1] + C[:, 2]).astype(int)
-    with torch.random.fork_rng():
-        torch.manual_seed(seed)
-        net = torch.nn.Sequential(torch.nn.Linear(20, 32), torch.nn.ReLU(), torch.nn.Linear(32, 8))
-        opt = torch.optim.Adam(net.parameters(), lr=1e-2)
-        Xt, yt = torch.tensor(X, dtype=torch.float32), torch.tensor(y)
-        for _ in range(300):
-            loss = torch.nn.functional.cross_entropy(net(Xt), yt)
-            opt.zero_grad()
-            loss.backward()
-            opt.step()
-    with torch.no_grad():
-        hidden = net[1](net[0](Xt)).numpy()
-        logits = net(Xt).numpy()
-    return C, X, hidden, logits
+    """The tests' synthetic-concepts data and frozen predictor for data seed ``seed``."""
+    from tests.test_flint import _make_concepts
+
+    return _make_concepts(seed)
 
 
 def scores(C, fl):
