@@ -32,6 +32,7 @@ try:
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
-__all__ = ["ConvergenceWarning", "DegenerateFitWarning", "FitWarning", "GMMMI", "MisfitWarning", "MIGResult", "MIMatrix", "MIResult", "__version__",
+__all__ = ["ConvergenceWarning", "DegenerateFitWarning", "FitWarning", "GMMMI", "MisfitWarning", "MIGResult", "MIMatrix",
+           "MIResult", "__version__",
            "conditional_mutual_info", "entropy", "factor_entropy", "kl_divergence", "list_methods", "load_model",
            "mi_matrix", "mig", "mutual_info", "plot_bootstrap", "plot_cv", "plot_fit", "plot_mi_matrix"]

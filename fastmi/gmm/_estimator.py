@@ -684,7 +684,8 @@ class GMMMI:
             resub = _misfit.resubstitution_categorical_mi(self._data, self._codes, W[0], prior[0], M[0], C[0],
                                                           comp_class, self.dims_.get("z", 0))
         else:
-            resub = _misfit.resubstitution_mi(self._data, mi_terms(self._groups()), *(a[0] for a in self._full_params()))
+            W, M, C = (a[0] for a in self._full_params())
+            resub = _misfit.resubstitution_mi(self._data, mi_terms(self._groups()), W, M, C)
         gap = float(full_mi - resub)
         diag["resubstitution_gap"] = gap
         diag["misfit_error"] = abs(gap) if self.uncertainty == "misfit" else 0.0
