@@ -48,7 +48,7 @@ def main():
     ap.add_argument("--seeds", type=int, nargs="+", default=[0, 1, 2, 3, 4])
     ap.add_argument("--data", type=int, nargs="+", default=[0])
     ap.add_argument("--kw", nargs="*", default=[])
-    ap.add_argument("--cd", type=float, default=0.5)
+    ap.add_argument("--cd", type=float, default=None, help="conciseness_weight (default: FLINT's)")
     ap.add_argument("--no-plain", action="store_true")
     args = ap.parse_args()
     kw = {k: eval(v) for k, v in (s.split("=", 1) for s in args.kw)}
@@ -57,7 +57,8 @@ def main():
         C, X, hidden, logits = concepts(d)
         for s in args.seeds:
             t = time.perf_counter()
-            fl = FLINT(6, conciseness_weight=args.cd, rng=s, **kw).fit(hidden, X, logits)
+            cd = {} if args.cd is None else {"conciseness_weight": args.cd}
+            fl = FLINT(6, rng=s, **cd, **kw).fit(hidden, X, logits)
             dt = time.perf_counter() - t
             m, unused, grel = scores(C, fl)
             cns = conciseness(fl.local_relevance(), [5, 10])

@@ -330,7 +330,8 @@ class FLINT:
     On the synthetic-concepts check of the test suite (4 binary concepts, f uses 3, J = 6),
     the share of seeds whose three used concepts each match an attribute with |corr| >= 0.9
     went from 1/10 with FLINT's four terms alone to 10/10 with the defaults, over two data
-    sets, and the unused concept's class relevance from 0.10-0.61 to exactly 0
+    sets, and the unused concept's class relevance from 0.10-1.00 (prior, jointly trained head)
+    to exactly 0. Alignment is likely, not guaranteed: 2/5 seeds on a third data set
     (benchmarks/bench_flint_seeds.py; figures in tests/test_flint.py).
 
     References
