@@ -5,8 +5,8 @@ An attribute network Phi reads hidden layers of f and outputs J non-negative att
 linear interpreter g = h o Phi is trained to reproduce f's output (output fidelity), a decoder
 reconstructs the input from Phi (input fidelity), with L1 sparsity of Phi and the entropy-based
 conciseness/diversity term, optionally with a concept prior (near-binary, decorrelated, group-sparse
-attributes and a linear decoder). ``fidelity`` and ``conciseness`` are plain NumPy functions.
-See DESIGN.md section 6."""
+attributes and a linear decoder); after training, the linear interpreter is refitted with group
+sparsity. ``fidelity`` and ``conciseness`` are plain NumPy functions. See DESIGN.md section 6."""
 from __future__ import annotations
 
 import numpy as np
@@ -336,7 +336,7 @@ class FLINT:
     four terms alone: 1 of 10 over two), and the unused concept's class relevance is exactly 0
     on 15 of 15 (0.10-1.00 with the prior and the jointly trained head). On two more data
     sets, not used to choose the defaults: 9 of 10 aligned (one concept at 0.79 on the
-    other), relevance 0 on 10 of 10 (benchmarks/bench_flint_seeds.py --data 3 4; see also
+    tenth), relevance 0 on 10 of 10 (benchmarks/bench_flint_seeds.py --data 3 4; see also
     tests/test_flint.py). Alignment on other data is likely, not guaranteed: check it where
     concepts are known.
 
