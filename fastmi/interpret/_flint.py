@@ -10,7 +10,7 @@ sparsity. ``fidelity`` and ``conciseness`` are plain NumPy functions. See DESIGN
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import logsumexp
+from scipy.special import logsumexp, softmax
 
 from .._config import resolve_n_jobs
 from .._validation import check_float, check_int, check_rng
@@ -448,7 +448,7 @@ class FLINT:
         if lam > 0:
             with torch.no_grad():
                 A = phi(Ht).cpu().double().numpy()
-            P = np.exp(F - logsumexp(F, axis=1, keepdims=True))
+            P = softmax(F, axis=1)
             W, b = _sparse_head(A, P, lam, head.weight.cpu().double().numpy(), head.bias.cpu().double().numpy())
             head.weight.copy_(torch.from_numpy(W))
             head.bias.copy_(torch.from_numpy(b))
