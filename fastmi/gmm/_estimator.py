@@ -1,6 +1,7 @@
 """GMM-MI (Piras et al. 2023): the public estimator and its functional form."""
 from __future__ import annotations
 
+import functools
 import json
 import math
 import warnings
@@ -8,6 +9,7 @@ import warnings
 import numpy as np
 
 from .._config import resolve_n_jobs, thread_map
+from .._copula import normal_scores
 from .._result import MIResult, _jsonable, unit_scale
 from .._streams import Stream, Streams
 from .._validation import (check_array, check_bool, check_choice, check_class_labels, check_conditioning, check_float,
@@ -30,12 +32,34 @@ _BOOTSTRAP = ("rows resampled with replacement, EM refitted warm-started at the 
 #: initialisation is not among them: upstream's is ``init='random_resp'`` (see ``GMMMI.upstream``).
 UPSTREAM_PROCEDURE = {"search": "fresh", "n_init": 3, "tol": 1e-5, "search_tol": None, "bootstrap_tol": None,
                       "bootstrap_start": "selected", "mc_samples": 100_000, "uncertainty": "bootstrap",
-                      "check_fit": False}
+                      "check_fit": False, "copula": False, "retry": False, "bias_correction": False}
 MODEL_FORMAT = "fastmi.GMMMI"
 MODEL_VERSION = 1
 _READABLE_VERSIONS = (1,)
 # the header's "arrays_sha256" (a SHA-256 of the arrays) was added within version 1: files written
 # before it still load (unchecked); older readers ignore the key
+
+
+def _half_logdet_bias(n, d):
+    """E[1/2 log det S] - 1/2 log det Sigma for the sample covariance S (ddof=1) of n Gaussian
+    rows in d dimensions: 1/2 sum_{i=1..d} [psi((n - i) / 2) + log(2 / (n - 1))]."""
+    from scipy.special import digamma
+
+    i = np.arange(1, d + 1)
+    return 0.5 * float(np.sum(digamma((n - i) / 2.0) + math.log(2.0 / (n - 1.0))))
+
+
+def gaussian_mi_bias(n, dx, dy, dz=0):
+    """Expected plug-in MI (dz = 0) or CMI of one Gaussian fitted to n rows, minus the truth.
+
+    The plug-in MI is a sum of Gaussian entropies, each biased by ``_half_logdet_bias``
+    whatever the covariance (Wishart sampling; the factor between ddof 0 and 1 cancels), so
+    the bias is exact and independent of the true MI: about dx dy / (2 n) for MI.
+    """
+    b = functools.partial(_half_logdet_bias, n)
+    if dz == 0:
+        return b(dx) + b(dy) - b(dx + dy)
+    return b(dx + dz) + b(dy + dz) - b(dx + dy + dz) - b(dz)
 
 
 def _arrays_sha256(arrays):
@@ -260,7 +284,8 @@ class GMMMI:
                  reg_covar=1e-15, max_iter=10_000, threshold_components=1e-5, patience=1, metric="cv",
                  n_bootstrap=50, mc_samples="auto", init="kmeans++", unit="nat", uncertainty="misfit",
                  check_fit=True, y_type="continuous", min_class_size=None, rng=None, n_jobs=None, backend="auto",
-                 search="split", search_tol="auto", bootstrap_tol="auto", bootstrap_start="full"):
+                 search="split", search_tol="auto", bootstrap_tol="auto", bootstrap_start="full", copula="auto",
+                 retry=True, bias_correction=True):
         self.n_components = n_components
         self.n_init = n_init
         self.n_folds = n_folds
@@ -286,6 +311,9 @@ class GMMMI:
         self.search_tol = search_tol
         self.bootstrap_tol = bootstrap_tol
         self.bootstrap_start = bootstrap_start
+        self.copula = copula
+        self.retry = retry
+        self.bias_correction = bias_correction
 
     @classmethod
     def upstream(cls, **kwargs):
@@ -346,6 +374,10 @@ class GMMMI:
                                                         and getattr(self, name) == "auto"):
                 check_float(getattr(self, name), name, low=0.0)
         check_choice(self.bootstrap_start, "bootstrap_start", {"full", "selected"})
+        if not (self.copula == "auto" or isinstance(self.copula, (bool, np.bool_))):
+            raise ValueError(f"copula must be True, False or 'auto', got {self.copula!r}")
+        check_bool(self.retry, "retry")
+        check_bool(self.bias_correction, "bias_correction")
         if self.backend == "cupy":
             get_namespace("cupy")  # a clear ImportError now rather than after the fit
         return resolve_n_jobs(self.n_jobs)
@@ -414,6 +446,37 @@ class GMMMI:
             data = np.hstack(list(arrays.values()))
             self.dims_ = {k: v.shape[1] for k, v in arrays.items()}
         self.conditional_ = z is not None
+        self._raw = data
+        self._streams = Streams(np.random.SeedSequence(check_rng(self.rng).integers(0, 2**63, size=4).tolist()))
+        if self.y_type == "categorical":
+            self._codes = codes
+            self.class_prior_ = counts / counts.sum()
+        self._attempts = []
+        self._stages = self._ladder()
+        self._fit_stage(0, n_jobs)
+        self._emit_warnings()
+        return self
+
+    def _ladder(self):
+        """The fits ``fit`` and the retries of ``estimate`` go through, in order: (space, harder).
+
+        ``copula='auto'`` starts in copula space, kept only where one Gaussian (per class) fits
+        there; then the data's own space; and, when ``retry``, the same with a harder search."""
+        spaces = {True: ["copula"], False: ["data"], "auto": ["copula", "data"]}[self.copula]
+        if self.copula == "auto" and self.n_components != "auto":
+            spaces = ["data"]  # a fixed K speaks of the mixture in the data's space
+        stages = [(sp, False) for sp in spaces]
+        if self.retry:
+            stages.append((spaces[-1], True))
+        return stages
+
+    def _fit_stage(self, stage, n_jobs):
+        """Standardise the data in the stage's space, select K and fit; a copula stage of
+        ``copula='auto'`` that needs more than one component gives way to the next stage."""
+        space, harder = self._stages[stage]
+        probe = self.copula == "auto" and space == "copula" and self.n_components == "auto"
+        data = normal_scores(self._raw) if space == "copula" else self._raw
+        self.stage_, self.space_ = stage, space
         self.loc_ = data.mean(axis=0)
         self.scale_ = data.std(axis=0)
         self._data = np.ascontiguousarray((data - self.loc_) / self.scale_)
@@ -422,39 +485,50 @@ class GMMMI:
             # towards a singular fit (and MI between linearly dependent x and y is infinite)
             raise ValueError(f"the columns of ({', '.join(self.dims_)}) are linearly dependent (e.g. a duplicated "
                              "or collinear column); drop the redundant column(s)")
-        self._streams = Streams(np.random.SeedSequence(check_rng(self.rng).integers(0, 2**63, size=4).tolist()))
         self._warnings = []
         #: what went wrong in the fit (also warned); copied into every result's diagnostics['flags']
         self.fit_flags_ = {"max_components_reached": False, "search_not_converged": 0, "refit_failed": False,
                            "refit_not_converged": False, "search_suspicious": 0}
+        opts = {"max_k": 2 if probe else None, "harder": harder}
         with thread_map(n_jobs) as pmap:
             if self.y_type == "categorical":
-                self._codes = codes
-                fits = [self._select(self._data[codes == c], c, pmap, name=f"class {label!r}")
+                codes, classes = self._codes, self.classes_
+                fits = [self._select(self._data[codes == c], c, pmap, name=f"class {label!r}", **opts)
                         for c, label in enumerate(classes.tolist())]
                 self._warm = [f[0] for f in fits]
+                ks = [w.n_components for w in self._warm]
+            else:
+                self._warm, record = self._select(self._data, 0, pmap, name="data", **opts)
+                ks = [self._warm.n_components]
+            gave_way = probe and max(ks) > 1
+            if gave_way:
+                pass
+            elif self.y_type == "categorical":
                 self.cv_ = {str(cl): f[1] for cl, f in zip(classes.tolist(), fits)}
                 self._final = [self._refit(self._data[codes == c], w) for c, w in enumerate(self._warm)]
-                self.n_components_ = {cl: w.n_components for cl, w in zip(classes.tolist(), self._warm)}
-                self.class_prior_ = counts / counts.sum()
+                self.n_components_ = {cl: k for cl, k in zip(classes.tolist(), ks)}
             else:
-                self._warm, self.cv_ = self._select(self._data, 0, pmap, name="data")
+                self.cv_ = record
                 self._final = self._refit(self._data, self._warm)
-                self.n_components_ = self._warm.n_components
+                self.n_components_ = ks[0]
+        if gave_way:  # a non-Gaussian copula: fit in the data's space instead
+            self._attempts.append({"space": space, "harder": harder, "n_components": ks,
+                                   "outcome": "more than one component needed in copula space"})
+            return self._fit_stage(stage + 1, n_jobs)
         self._set_public_params()
-        self._emit_warnings()
         self.bootstrap_params_ = None
-        return self
+        self._twin = None
 
-    def _select(self, X, part, pmap, name):
-        """Run the component search on X (standardised); returns (warm start, record)."""
+    def _select(self, X, part, pmap, name, max_k=None, harder=False):
+        """Run the component search on X (standardised); returns (warm start, record).
+        ``max_k`` caps K; ``harder`` adds a fresh start per K and searches at ``tol``."""
         n, d = X.shape
         if self.metric == "cv" and self.n_folds > n:
             raise ValueError(f"n_folds={self.n_folds} exceeds the {n} samples of {name}; every fold needs a sample")
         n_train = n - math.ceil(n / self.n_folds) if self.metric == "cv" else n
         per_k = d + 1  # points that make one full covariance non-singular
         if self.n_components == "auto":
-            cap = min(self.max_components, n_train // per_k)
+            cap = min(self.max_components, n_train // per_k, max_k or self.max_components)
             if cap < 1:
                 raise ValueError(f"{name} has {n} samples: too few for a {d}-D Gaussian fit with "
                                  f"{self.n_folds} folds (need a training fold of at least {per_k})")
@@ -466,8 +540,8 @@ class GMMMI:
                                  "samples per training fold)")
             candidates = [int(self.n_components)]
         K, warm, record = select_n_components(
-            X, candidates=candidates, n_init=self._n_init(), n_folds=self.n_folds, init=self.init,
-            em=self._em("search"),
+            X, candidates=candidates, n_init=self._n_init() + harder, n_folds=self.n_folds, init=self.init,
+            em=self._em("fit" if harder else "search"),
             threshold=self.threshold_components, patience=self.patience, metric=self.metric,
             streams=self._streams, part=part, pmap=pmap, search=self.search)
         if K is None:
@@ -486,7 +560,7 @@ class GMMMI:
                                    f"every EM fit with the selected K={K} on {name} stopped after at most two "
                                    "iterations from its start: check the fit (plot_fit, plot_cv), or try "
                                    "init='kmeans++' or a smaller tol"))
-        if self.n_components == "auto" and not record["stopped_by_patience"]:
+        if self.n_components == "auto" and not record["stopped_by_patience"] and max_k is None:
             self.fit_flags_["max_components_reached"] = True
             self._warnings.append((ConvergenceWarning,
                                    f"component search on {name} reached max_components={candidates[-1]} "
@@ -600,9 +674,35 @@ class GMMMI:
         MIResult
             ``mi`` is the mean of the replicates and ``std`` their standard deviation
             (ddof=1); with ``n_bootstrap=0``, the MI of the full-data fit.
+            ``diagnostics['fit']`` says in which space the mixture was fitted and which
+            attempts came before it.
+
+        Notes
+        -----
+        With ``retry=True``, a fit that fails the goodness-of-fit check (``check_fit``) is
+        refitted from the next stage of the search (the data's own space after copula space,
+        then a harder search: one more fresh start per K and the search at ``tol``) and
+        estimated again; the model keeps the last fit. A result is flagged only when the
+        last stage is flagged too.
         """
         self._check_fitted()
         n_jobs = self._check_params()
+        while True:
+            res = self._estimate_once(n_jobs)
+            stage = getattr(self, "stage_", 0)
+            if not (res.diagnostics.get("misfit") and hasattr(self, "_raw") and stage + 1 < len(self._stages)):
+                break
+            self._attempts.append({"space": self.space_, "harder": self._stages[stage][1],
+                                   "n_components": self.n_components_, "outcome": "failed the fit check",
+                                   "mi": res.mi, "std": res.std})
+            self._warnings = []  # the check's warning is for the fit that is being replaced
+            self._fit_stage(stage + 1, n_jobs)
+        res.diagnostics["fit"] = {"space": getattr(self, "space_", "data"), "stage": getattr(self, "stage_", 0),
+                                  "attempts": list(getattr(self, "_attempts", []))}
+        self._emit_warnings()
+        return res
+
+    def _estimate_once(self, n_jobs):
         B = int(self.n_bootstrap)
         if B > 0 and not hasattr(self, "_data"):
             raise ValueError("this model was loaded without its data: use n_bootstrap=0 to integrate the saved "
@@ -617,8 +717,7 @@ class GMMMI:
             diag["flags"] = dict(getattr(self, "fit_flags_", {}))
             if hasattr(self, "_data"):
                 self._misfit_diagnostics(diag, value, math.nan, n_jobs)
-                self._emit_warnings()
-            return self._result([], value, diag)
+            return self._result([], value - self._bias_shift(diag), diag)
 
         def seed_of(b):
             return self._streams(Stream.BOOTSTRAP, b)
@@ -662,9 +761,21 @@ class GMMMI:
         diag["mc_shared_error"] = mc_error
         gap = self._misfit_diagnostics(diag, full_mi, diag["bootstrap_std"], n_jobs, mc_error)
         shared = math.hypot(mc_error, gap) if self.uncertainty == "misfit" else mc_error
-        self._emit_warnings()
         self.bootstrap_params_ = tuple(a[out.ok] if a.ndim and a.shape[0] == B else a for a in out.params)
+        values = values - 2.0 * self._bias_shift(diag)  # a replicate is biased like a fit of a fit
         return self._result(values, None, diag, shared)
+
+    def _bias_shift(self, diag):
+        """The finite-sample bias of the MI (or CMI) of one fitted Gaussian, which is known exactly
+        (``gaussian_mi_bias``); 0, and nothing recorded, where it does not apply (K > 1,
+        categorical y, ``bias_correction=False`` or a model without its data)."""
+        if not (self.bias_correction and self.y_type == "continuous" and self.n_components_ == 1
+                and hasattr(self, "_data")):
+            return 0.0
+        d = self.dims_
+        bias = gaussian_mi_bias(self._data.shape[0], d["x"], d["y"], d.get("z", 0))
+        diag["bias_correction"] = {"kind": "one Gaussian (Wishart)", "bias": bias}
+        return bias
 
     # ------------------------------------------------------------------ misspecification
     def _full_params(self):
@@ -769,11 +880,31 @@ class GMMMI:
         return self.fit(x, y, z).estimate()
 
     # ------------------------------------------------------------------ other functionals
+    def _data_space_twin(self):
+        """Entropies and KL divergences, unlike MI, change under the copula map: for a fit in
+        copula space they come from a twin fitted to the same data in the data's own space (and
+        bootstrapped, when this model was)."""
+        if getattr(self, "space_", "data") == "data":
+            return self
+        if getattr(self, "_twin", None) is None:
+            if not hasattr(self, "_raw"):
+                raise ValueError("this model was fitted in copula space and loaded without its data; entropy and KL "
+                                 "need a fit in the data's space: fit GMMMI(copula=False) to the data")
+            parts = dict(zip(self.dims_, np.split(self._raw, np.cumsum(list(self.dims_.values()))[:-1], axis=1)))
+            twin = GMMMI(**{**self.get_params(), "copula": False, "check_fit": False})
+            twin.fit(parts["x"], parts["y"], parts.get("z"))
+            if self.bootstrap_params_ is not None:
+                twin.estimate()
+            self._twin = twin
+        return self._twin
+
     def _models_in_units(self):
         """Stacked joint mixtures in the input's units: the bootstrap fits if any, else the full-data fit."""
         self._check_fitted()
         if self.y_type == "categorical":
             raise ValueError("entropy and KL are defined for continuous x and y only")
+        if getattr(self, "space_", "data") == "copula":
+            return self._data_space_twin()._models_in_units()
         W, M, C = self.bootstrap_params_ if getattr(self, "bootstrap_params_", None) else stack([self._final])
         return (W, *affine_params(M, C, self.loc_, self.scale_))
 
