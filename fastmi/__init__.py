@@ -9,6 +9,7 @@ Dask), :mod:`fastmi.interpret` (MIG and other interpretability tools) and :mod:`
 from importlib.metadata import PackageNotFoundError, version
 
 from ._api import conditional_mutual_info, entropy, kl_divergence, mutual_info
+from ._permutation import PermutationTestResult, benjamini_hochberg, permutation_test
 from ._plot import plot_bootstrap, plot_cv, plot_fit, plot_mi_matrix
 from ._registry import list_methods
 from ._result import MIResult
@@ -33,6 +34,6 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = ["ConvergenceWarning", "DegenerateFitWarning", "FitWarning", "GMMMI", "MisfitWarning", "MIGResult", "MIMatrix",
-           "MIResult", "__version__",
+           "MIResult", "PermutationTestResult", "__version__", "benjamini_hochberg",
            "conditional_mutual_info", "entropy", "factor_entropy", "kl_divergence", "list_methods", "load_model",
-           "mi_matrix", "mig", "mutual_info", "plot_bootstrap", "plot_cv", "plot_fit", "plot_mi_matrix"]
+           "mi_matrix", "mig", "mutual_info", "permutation_test", "plot_bootstrap", "plot_cv", "plot_fit", "plot_mi_matrix"]

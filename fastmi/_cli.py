@@ -136,10 +136,16 @@ def _fmt(v, digits=4):
     return "nan" if v is None or (isinstance(v, float) and math.isnan(v)) else f"{v:.{digits}g}"
 
 
+def _check_permutations(args):
+    if args.permutations < 0:
+        raise ValueError(f"--permutations must be >= 0 (0: no test), got {args.permutations}")
+
+
 def _estimate(args):
     import fastmi
 
     kw = _estimator_kwargs(args)
+    _check_permutations(args)
     if args.method != "gmm" and (args.plot_fit or args.plot_cv):
         raise ValueError("--plot-fit and --plot-cv draw GMM-MI fits; use them with --method gmm")
     if args.y_type == "categorical" and args.plot_fit:
@@ -163,6 +169,18 @@ def _estimate(args):
         r = est.estimate()
     else:
         r = fastmi.mutual_info(x, y, method=args.method, y_type=args.y_type, **common, **kw)
+    test = None
+    if args.permutations:
+        from ._config import resolve_n_jobs
+        from ._permutation import test_statistic
+        from ._streams import root_seed
+
+        pvalue, null, observed = test_statistic(
+            r, args.seed, x, y, None, method=args.method, y_type=args.y_type, unit=args.unit, kwargs=kw,
+            root=root_seed(args.seed), n_permutations=args.permutations, n_jobs=resolve_n_jobs(args.n_jobs),
+            strata=None)
+        test = {"pvalue": pvalue, "n_permutations": args.permutations, "observed": observed,
+                "null_mean": float(null.mean()), "scheme": "rows of x permuted"}
     if args.plot_bootstrap:
         if r.samples.size < 2:
             raise ValueError("--plot-bootstrap needs replicates: use --n-bootstrap 2 or more")
@@ -175,6 +193,8 @@ def _estimate(args):
     if args.json:
         out = {"file": args.file, "x": xs, "y": ys, "n_samples": int(x.shape[0])}
         out.update(r.to_dict())
+        if test is not None:
+            out["permutation_test"] = test
         print(json.dumps(out))
         return 0
     label = f"I({','.join(xs)}; {','.join(ys)})"
@@ -184,6 +204,9 @@ def _estimate(args):
         print(f"  {100 * args.level:g}% interval [{lo:.4g}, {hi:.4g}] from {r.samples.size} replicates")
     extra = f", K = {r.n_components} components" if r.n_components is not None else ""
     print(f"  method {r.method}{extra}, N = {x.shape[0]} samples ({os.path.basename(args.file)})")
+    if test is not None:
+        print(f"  permutation test of independence: p = {test['pvalue']:.4g} ({args.permutations} permutations "
+              "of the rows of x)")
     if r.diagnostics.get("misfit"):
         print("  MISFIT: the mixture failed its goodness-of-fit check and the error bar does not cover it; "
               "compare with --method ksg")
@@ -237,6 +260,9 @@ def _matrix(args):
     import fastmi
 
     kw = _estimator_kwargs(args)
+    _check_permutations(args)
+    if not 0.0 < args.alpha < 1.0:
+        raise ValueError(f"--alpha must lie in (0, 1), got {args.alpha}")
     out_ext = os.path.splitext(args.out)[1].lower() if args.out else None
     if args.out and out_ext not in (".csv", ".json"):
         raise ValueError(f"--out must end in .csv or .json, got {args.out!r}")
@@ -252,10 +278,17 @@ def _matrix(args):
     try:
         m = fastmi.mi_matrix(A, B, method=args.method, y_type=args.y_type, rng=args.seed, unit=args.unit,
                              n_jobs=args.n_jobs, client=client, progress=args.progress, executor=args.executor,
-                             a_names=as_, b_names=bs, checkpoint=args.checkpoint, **kw)
+                             a_names=as_, b_names=bs, checkpoint=args.checkpoint,
+                             n_permutations=args.permutations or None, **kw)
     finally:
         close()
     summary = {}
+    if args.permutations:
+        from ._result import _jsonable
+
+        summary["pvalues"] = _jsonable(m.pvalues)
+        summary["significant"] = m.significant(args.alpha, correction="bh").tolist()
+        summary["alpha"] = args.alpha
     if bs is not None:
         summary["most_informative"] = m.most_informative()
         if len(as_) >= 2:
@@ -277,6 +310,15 @@ def _matrix(args):
     print(f"MI matrix ({m.method}, {m.unit}), {m.shape[0]} x {m.shape[1]}{rep}, N = {A.shape[0]} "
           f"({os.path.basename(args.file)}, {m.diagnostics['seconds']:.1f} s)")
     print(_matrix_table(m))
+    if args.permutations:
+        import numpy as np
+
+        sig = np.array(summary["significant"])
+        hits = [f"{m.row_names[i]}-{m.col_names[j]}" for i, j in zip(*np.nonzero(sig))
+                if not (m.symmetric and i > j)]
+        print(f"\nsignificant at false-discovery rate {args.alpha:g} (Benjamini-Hochberg over {args.permutations}-"
+              f"permutation p-values): {len(hits)} of {int(np.isfinite(m.pvalues).sum() // (2 if m.symmetric else 1))}"
+              + (f": {', '.join(hits)}" if hits else ""))
     if "most_informative" in summary:
         print("\nmost informative --b column for each --a column:")
         for rec in summary["most_informative"]:
@@ -349,6 +391,9 @@ def build_parser():
     est.add_argument("--y", required=True, metavar="COLS", help="columns of Y")
     _add_estimator_options(est)
     est.add_argument("--level", type=float, default=0.95, help="confidence level of the interval (default 0.95)")
+    est.add_argument("--permutations", type=int, default=0, metavar="N",
+                     help="also test independence with N permutations of the rows of x and print the p-value "
+                          "(default 0: no test)")
     est.add_argument("--plot-fit", metavar="PNG", help="save the fitted mixture over the data (gmm, 2-D view)")
     est.add_argument("--plot-bootstrap", metavar="PNG", help="save the bootstrap distribution")
     est.add_argument("--plot-cv", metavar="PNG", help="save the cross-validation score against K (gmm)")
@@ -379,6 +424,10 @@ def build_parser():
     mat.add_argument("--checkpoint", metavar="PATH",
                      help="record every finished entry in PATH as it completes; rerunning the same command "
                           "computes only the missing entries (a checkpoint of other data or options is refused)")
+    mat.add_argument("--permutations", type=int, default=0, metavar="N",
+                     help="also test every entry for independence with N permutations and report the entries "
+                          "significant under Benjamini-Hochberg (default 0: no test)")
+    mat.add_argument("--alpha", type=float, default=0.05, help="false-discovery rate of --permutations (default 0.05)")
     mat.add_argument("--bins", type=int, default=20,
                      help="histogram bins for the entropy of a continuous --b column in the MIG (default 20)")
     mat.set_defaults(func=_matrix)

@@ -8,6 +8,7 @@ whatever their indices, and a stream does not depend on the order in which other
 from __future__ import annotations
 
 import enum
+import numbers
 
 import numpy as np
 
@@ -49,3 +50,26 @@ def pair_seed(entropy, spawn_key, i, j):
     """The stream of entry (i, j) of an MI matrix: ``spawn_key + (i, j)`` under the matrix's
     root (a root of its own, so it shares no address with an estimator's streams)."""
     return np.random.SeedSequence(entropy, spawn_key=tuple(spawn_key) + (int(i), int(j)))
+
+
+def root_seed(rng):
+    """The root ``SeedSequence`` of a matrix run or a permutation test (``np.random.default_rng`` inputs).
+
+    An int ``s`` gives ``SeedSequence(s)`` and a SeedSequence is used as it is, so
+    the seed of every pair can be written down by the user; a Generator (or a bit
+    generator) contributes 128 bits drawn from it; None draws fresh OS entropy.
+    """
+    if rng is None:
+        return np.random.SeedSequence()
+    if isinstance(rng, np.random.SeedSequence):
+        return rng
+    if isinstance(rng, numbers.Integral) and not isinstance(rng, (bool, np.bool_)):
+        try:
+            return np.random.SeedSequence(int(rng))
+        except (TypeError, ValueError) as exc:
+            raise ValueError(f"rng must be a non-negative int, got {rng!r}: {exc}") from None
+    if isinstance(rng, np.random.BitGenerator):
+        rng = np.random.Generator(rng)
+    if isinstance(rng, np.random.Generator):
+        return np.random.SeedSequence(rng.integers(0, 2**63, size=2).tolist())
+    raise ValueError(f"rng must be None, an int, a SeedSequence or a Generator, got {type(rng).__name__}")

@@ -10,7 +10,7 @@ import numpy as np
 
 from .._config import resolve_n_jobs, thread_map
 from .._copula import normal_scores
-from .._result import MIResult, _jsonable, unit_scale
+from .._result import MIResult, _jsonable, resampling_info, unit_scale
 from .._streams import Stream, Streams
 from .._validation import (check_array, check_bool, check_choice, check_class_labels, check_conditioning, check_float,
                            check_int, check_rng, check_same_length, check_unit)
@@ -819,8 +819,6 @@ class GMMMI:
     def _knn_check(self, error_bar, n_jobs):
         if not self.check_fit:
             return {"run": False, "why": "check_fit=False"}
-        if self.y_type == "categorical" and "z" in self.dims_:
-            return {"run": False, "why": "no k-NN check for the categorical conditional form"}
         rng = np.random.default_rng(self._streams(Stream.MISFIT_DRAWS))
         X = self._data
         if X.shape[0] > _misfit.CHECK_ROWS:
@@ -835,6 +833,12 @@ class GMMMI:
                                     for c, m in zip(counts, self._final)])
             model_codes = np.repeat(np.arange(counts.size), counts)
             first = self._first_stage_rows(rng, keep.size, codes, model_codes)
+            dz = self.dims_.get("z", 0)
+            if dz:  # z leads the columns of the class mixtures
+                def parts(a, c):
+                    return np.ascontiguousarray(a[:, dz:]), np.ascontiguousarray(a[:, :dz]), c
+                return self._run_knn_check("categorical_cmi", parts(data, codes), parts(model, model_codes),
+                                           error_bar, n_jobs, first)
             return self._run_knn_check("categorical", (data, codes), (model, model_codes), error_bar, n_jobs, first)
         model = _misfit.sample_mixture(rng, keep.size, self._final.weights, self._final.means,
                                        self._final.factors()[0])
@@ -1068,10 +1072,34 @@ def gmm_mutual_info(x, y, **kwargs):
     return GMMMI(**kwargs).fit_estimate(x, y)
 
 
+def _function_of_z(x, z):
+    """True when every column of x is an affine function of z (to rounding): then x carries
+    nothing beyond z, and I(X; Y | Z) = 0 exactly, whatever y."""
+    x, z = check_array(x, "x", allow_constant=True), check_conditioning(z, "z")
+    if z.shape[1] == 0 or z.shape[0] != x.shape[0]:
+        return False
+    design = np.column_stack([np.ones(len(z)), (z - z.mean(0)) / z.std(0)])
+    xs = (x - x.mean(0)) / np.where(x.std(0) > 0, x.std(0), 1.0)
+    resid = xs - design @ np.linalg.lstsq(design, xs, rcond=None)[0]
+    return bool(np.all(np.mean(resid ** 2, axis=0) < 1e-20))
+
+
+def _zero_given_z(kwargs, method):
+    warnings.warn("x is an affine function of z, so I(X; Y | Z) = 0 exactly; no mixture was fitted",
+                  DegenerateFitWarning, stacklevel=3)
+    res = MIResult(mi=0.0, std=0.0, unit=kwargs.get("unit", "nat"), method=method, quantity="cmi",
+                   diagnostics={"exact": "x is an affine function of z: I(X; Y | Z) = 0",
+                                "resampling": resampling_info("none", "exact value", 0)})
+    return res
+
+
 def gmm_conditional_mutual_info(x, y, z, **kwargs):
-    """I(X; Y | Z) from one joint mixture fit over (x, y, z)."""
+    """I(X; Y | Z) from one joint mixture fit over (x, y, z). When x (or y) is an affine
+    function of z, the answer is 0 exactly and no mixture is fitted (with a warning)."""
     if kwargs.get("y_type", "continuous") != "continuous":
         raise ValueError("conditional GMM-MI needs continuous x, y and z")
+    if _function_of_z(x, z) or _function_of_z(y, z):
+        return _zero_given_z(kwargs, "gmm-cmi")
     return GMMMI(**kwargs).fit_estimate(x, y, z)
 
 
@@ -1089,8 +1117,12 @@ def gmm_categorical_conditional_mutual_info(x, labels, z, **kwargs):
     over the z coordinates of the same draws as the first, so that the two integrals share
     their sampling noise. The result is the bootstrap mean, as for every GMM-MI result; its
     MC error adds the two integrals' standard errors (an upper bound). Constant columns of z
-    are dropped with a warning; a single-valued z gives I(X; C), with a warning.
+    are dropped with a warning; a single-valued z gives I(X; C), with a warning. When x is an
+    affine function of z (z equal to x, say), the answer is 0 exactly and no mixture is
+    fitted (with a warning).
     """
+    if _function_of_z(x, z):
+        return _zero_given_z(kwargs, "gmm-categorical-cmi")
     return GMMMI(y_type="categorical", **kwargs).fit_estimate(x, labels, z)
 
 

@@ -26,7 +26,7 @@ import numpy as np
 from scipy.special import digamma
 
 from ..knn._ksg import _cmi_counts, _ksg_counts
-from ..knn._mixed import _ross_counts
+from ..knn._mixed import _ross_cmi_counts, _ross_counts
 from ._kernels._em import _mean_log_likelihood
 
 #: the check flags a difference larger than this many combined standard errors
@@ -87,7 +87,7 @@ def sample_mixture(rng, m, weights, means, chol):
 
 def ksg_terms(kind, arrays, n_threads):
     """Per-point terms whose mean is the k-NN estimate (KSG, Frenzel-Pompe CMI or Ross's
-    categorical form), for the mean and its standard error."""
+    categorical form, and its conditional form), for the mean and its standard error."""
     if kind == "mi":
         x, y = arrays
         _, nx, ny = _ksg_counts(x, y, _K_NN, 1, n_threads)
@@ -96,6 +96,10 @@ def ksg_terms(kind, arrays, n_threads):
         x, y, z = arrays
         _, nxz, nyz, nz = _cmi_counts(x, y, z, _K_NN, n_threads)
         return digamma(_K_NN) - digamma(nxz + 1) - digamma(nyz + 1) + digamma(nz + 1)
+    if kind == "categorical_cmi":
+        x, z, codes = arrays
+        _, k_used, m_xz, n_cz, n_z = _ross_cmi_counts(x, z, codes, _K_NN, n_threads, by_row=True)
+        return digamma(k_used) - digamma(m_xz) - digamma(n_cz) + digamma(n_z)
     x, codes = arrays
     _, k_used, m = _ross_counts(x, codes, _K_NN, n_threads)
     return digamma(x.shape[0]) + digamma(k_used) - digamma(np.bincount(codes)[codes]) - digamma(m)
@@ -125,7 +129,8 @@ def knn_check(kind, data_arrays, model_arrays, error_bar, n_threads, pmap, first
 
         td, tm = pmap(terms, [data_arrays, model_arrays])
         se = (1.0 + SE_INFLATION_PER_DIM * dim) * math.sqrt(td.var(ddof=1) / td.size + tm.var(ddof=1) / tm.size)
-        return {"run": True, "estimator": {"mi": "ksg", "cmi": "ksg-cmi", "categorical": "ksg-ross"}[kind],
+        return {"run": True, "estimator": {"mi": "ksg", "cmi": "ksg-cmi", "categorical": "ksg-ross",
+                                            "categorical_cmi": "ksg-ross-cmi"}[kind],
                 "k": _K_NN, "n_rows": int(td.size), "knn_data": float(td.mean()), "knn_model": float(tm.mean()),
                 "difference": float(td.mean() - tm.mean()), "stderr": se}
 

@@ -87,7 +87,7 @@ def _ross_value(x, codes, k, n_threads):
     return float(mi), int(np.count_nonzero(radius == 0.0))
 
 
-def _ross_cmi_counts(x, z, codes, k, n_threads=1):
+def _ross_cmi_counts(x, z, codes, k, n_threads=1, by_row=False):
     """Quantities of the conditional Ross estimator: ``(radius, k_used, m_xz, n_cz, n_z)``.
 
     ``radius`` is each point's distance to its ``k_used``-th nearest neighbour among the
@@ -95,7 +95,8 @@ def _ross_cmi_counts(x, z, codes, k, n_threads=1):
     ``nextafter(radius, 0)`` (see :func:`_strict`), ``m_xz`` counts the points of all
     classes in (x, z), ``n_cz`` the points of its own class in z, and ``n_z`` the points of
     all classes in z, the point itself included each time. A z with no columns (degenerate)
-    gives ``n_cz = n_c`` and ``n_z = n``. Counts come in an arbitrary fixed order.
+    gives ``n_cz = n_c`` and ``n_z = n``. Counts come in an arbitrary fixed order, or in the
+    rows' order with ``by_row`` (for per-point terms).
     """
     n = x.shape[0]
     xz = np.ascontiguousarray(np.hstack([x, z]))
@@ -108,12 +109,18 @@ def _ross_cmi_counts(x, z, codes, k, n_threads=1):
         radius[idx] = r
         k_used[idx] = kc
     r = _strict(radius)
-    m_xz = _count_within(xz, r, n_threads, by_row=False)
+    m_xz = _count_within(xz, r, n_threads, by_row=by_row)
     if z.shape[1] == 0:
         return radius, k_used, m_xz, np.bincount(codes)[codes], np.full(n, n, dtype=np.intp)
-    n_cz = np.concatenate([_count_within(np.ascontiguousarray(z[idx]), np.ascontiguousarray(r[idx]), n_threads,
-                                         by_row=False) for idx in members])
-    return radius, k_used, m_xz, n_cz, _count_within(z, r, n_threads, by_row=False)
+    parts = [_count_within(np.ascontiguousarray(z[idx]), np.ascontiguousarray(r[idx]), n_threads, by_row=by_row)
+             for idx in members]
+    if by_row:
+        n_cz = np.empty(n, dtype=np.intp)
+        for idx, counts in zip(members, parts):
+            n_cz[idx] = counts
+    else:
+        n_cz = np.concatenate(parts)
+    return radius, k_used, m_xz, n_cz, _count_within(z, r, n_threads, by_row=by_row)
 
 
 def _ross_cmi_value(x, z, codes, k, n_threads):

@@ -2,7 +2,6 @@
 local threads or processes, or on a Dask cluster. The result container is in ``_container``."""
 from __future__ import annotations
 
-import numbers
 import threading
 import time
 import uuid
@@ -16,36 +15,13 @@ from .._api import mutual_info
 from .._config import resolve_n_jobs
 from .._progress import progress_bar
 from .._result import _jsonable
-from .._streams import pair_seed
+from .._streams import pair_seed, root_seed
 from .._validation import check_array, check_choice, check_int, check_labels, check_same_length, check_unit
+from .._permutation import check_n_permutations, test_statistic
 from ._checkpoint import Checkpoint, fingerprint
 from ._container import MIMatrix
 
 _MAX_PAIRS_PER_TASK = 256
-
-
-# --------------------------------------------------------------------------- seeds
-def _root_seed(rng):
-    """The root ``SeedSequence`` of a matrix run (``np.random.default_rng`` inputs).
-
-    An int ``s`` gives ``SeedSequence(s)`` and a SeedSequence is used as it is, so
-    the seed of every pair can be written down by the user; a Generator (or a bit
-    generator) contributes 128 bits drawn from it; None draws fresh OS entropy.
-    """
-    if rng is None:
-        return np.random.SeedSequence()
-    if isinstance(rng, np.random.SeedSequence):
-        return rng
-    if isinstance(rng, numbers.Integral) and not isinstance(rng, (bool, np.bool_)):
-        try:
-            return np.random.SeedSequence(int(rng))
-        except (TypeError, ValueError) as exc:
-            raise ValueError(f"rng must be a non-negative int, got {rng!r}: {exc}") from None
-    if isinstance(rng, np.random.BitGenerator):
-        rng = np.random.Generator(rng)
-    if isinstance(rng, np.random.Generator):
-        return np.random.SeedSequence(rng.integers(0, 2**63, size=2).tolist())
-    raise ValueError(f"rng must be None, an int, a SeedSequence or a Generator, got {type(rng).__name__}")
 
 
 # --------------------------------------------------------------------------- inputs
@@ -127,6 +103,7 @@ class _Spec:
     names_a: list
     names_b: list
     on_error: str
+    n_permutations: int = 0
 
 
 def _run_pairs(data, pairs, spec, stop=None):
@@ -144,6 +121,13 @@ def _run_pairs(data, pairs, spec, stop=None):
         try:
             r = mutual_info(data.a[:, i], other[:, j], method=spec.method, y_type=spec.y_type, rng=seed,
                             unit=spec.unit, n_jobs=spec.n_jobs, **spec.kwargs)
+            if spec.n_permutations:
+                pvalue, null, _ = test_statistic(r, seed, data.a[:, i], other[:, j], None, method=spec.method,
+                                                 y_type=spec.y_type, unit=spec.unit, kwargs=spec.kwargs, root=seed,
+                                                 n_permutations=spec.n_permutations, n_jobs=spec.n_jobs, strata=None)
+                r.diagnostics["permutation"] = {"pvalue": pvalue, "n_permutations": spec.n_permutations,
+                                                "null_mean": float(null.mean()), "null_std": float(null.std(ddof=1))
+                                                if null.size > 1 else float("nan"), "scheme": "rows of x permuted"}
         except Exception as exc:
             where = f"pair ({spec.names_a[i]!r}, {spec.names_b[j]!r})"
             if spec.on_error == "raise":
@@ -270,7 +254,7 @@ def _dask_threads(client):
 # --------------------------------------------------------------------------- public entry point
 def mi_matrix(a, b=None, *, method="gmm", y_type="continuous", rng=None, unit="nat", n_jobs=None, client=None,
               progress=None, executor="threads", pairs_per_task=None, on_error="raise", a_names=None,
-              b_names=None, checkpoint=None, **kwargs):
+              b_names=None, checkpoint=None, n_permutations=None, **kwargs):
     """Mutual information between every column of ``a`` and every column of ``b``.
 
     With ``b=None`` the matrix holds the MI between all pairs of columns of ``a``;
@@ -341,6 +325,11 @@ def mi_matrix(a, b=None, *, method="gmm", y_type="continuous", rng=None, unit="n
         ``on_error='nan'`` are recorded and not retried (the same seed fails the same
         way); under ``on_error='raise'`` they are recomputed, and raise. The number
         of pairs taken from the file is ``diagnostics['checkpoint']['resumed']``.
+    n_permutations : int, optional
+        Also test every entry for independence with this many permutations (see
+        :func:`fastmi.permutation_test`; the permutations of entry (i, j) are children of its
+        seed): the p-values are :attr:`MIMatrix.pvalues`, and
+        :meth:`MIMatrix.significant` applies the Benjamini-Hochberg procedure to them.
     **kwargs
         Passed to the estimator of every pair (``n_bootstrap``, ``mc_samples``,
         ``k``, ...), whose defaults apply: GMM-MI bootstraps 50 replicates, and
@@ -378,7 +367,8 @@ def mi_matrix(a, b=None, *, method="gmm", y_type="continuous", rng=None, unit="n
     if progress is not None and not isinstance(progress, bool):
         raise ValueError(f"progress must be True, False or None, got {progress!r}")
     pairs_per_task = check_int(pairs_per_task, "pairs_per_task", low=1, allow_none=True)
-    root = _root_seed(rng)
+    n_permutations = 0 if n_permutations is None else check_n_permutations(n_permutations)
+    root = root_seed(rng)
     A, B, names_a, names_b = _prepare_inputs(a, b, estimator, y_type, a_names, b_names)
     p = A.shape[1]
     q = p if B is None else B.shape[1]
@@ -386,7 +376,9 @@ def mi_matrix(a, b=None, *, method="gmm", y_type="continuous", rng=None, unit="n
     pairs = [(i, j) for i in range(p) for j in (range(i + 1, p) if symmetric else range(q))]
     ck, resumed, n_all = None, {}, len(pairs)
     if checkpoint is not None:
-        fp = fingerprint(A, B, method=method, y_type=y_type, unit=unit, kwargs=kwargs, entropy=root.entropy,
+        fp = fingerprint(A, B, method=method, y_type=y_type, unit=unit,
+                         kwargs={**kwargs, "n_permutations": n_permutations} if n_permutations else kwargs,
+                         entropy=root.entropy,
                          spawn_key=root.spawn_key, names_a=names_a, names_b=names_b, symmetric=symmetric)
         ck = Checkpoint(checkpoint, fp, adopt_root=rng is None)
         root = np.random.SeedSequence(ck.fingerprint["entropy"], spawn_key=tuple(ck.fingerprint["spawn_key"]))
@@ -414,7 +406,7 @@ def mi_matrix(a, b=None, *, method="gmm", y_type="continuous", rng=None, unit="n
         scheduler = "dask"
     spec = _Spec(method=method, y_type=y_type, unit=unit, n_jobs=inner, kwargs=dict(kwargs),
                  entropy=root.entropy, spawn_key=tuple(root.spawn_key), names_a=names_a, names_b=names_b,
-                 on_error=on_error)
+                 on_error=on_error, n_permutations=n_permutations)
     data = _Data(A, B)
 
     results = np.empty((p, q), dtype=object)

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from .._permutation import benjamini_hochberg
 from .._result import _jsonable
 from .._streams import pair_seed
 from .._validation import check_choice, check_unit
@@ -100,6 +101,45 @@ class MIMatrix:
         (``diagnostics['misfit']`` of GMM-MI results), whose error bars do not cover the misfit."""
         return np.array([r is not None and bool(r.diagnostics.get("misfit", False)) for r in self.results.flat],
                         dtype=bool).reshape(self.shape)
+
+    @property
+    def pvalues(self):
+        """(p, q) permutation-test p-values of the entries (``mi_matrix(..., n_permutations=N)``);
+        NaN where no test was run (no ``n_permutations``, a failed pair, the diagonal)."""
+        return np.array([np.nan if r is None else r.diagnostics.get("permutation", {}).get("pvalue", np.nan)
+                         for r in self.results.flat], dtype=np.float64).reshape(self.shape)
+
+    def significant(self, alpha=0.05, correction="bh"):
+        """The entries whose independence test rejects at level ``alpha``.
+
+        Parameters
+        ----------
+        alpha : float, default=0.05
+            The false-discovery rate ('bh') or the level ('bonferroni', 'none').
+        correction : {'bh', 'bonferroni', 'none'}, default='bh'
+            For the many tests of a matrix: Benjamini-Hochberg (controls the expected share of
+            false discoveries among the entries called significant), Bonferroni (controls the
+            chance of any false discovery), or none. A symmetric matrix counts each pair once.
+
+        Returns
+        -------
+        ndarray of bool, shape (p, q)
+            False where no test was run.
+        """
+        check_choice(correction, "correction", {"bh", "bonferroni", "none"})
+        if not 0.0 < alpha < 1.0:
+            raise ValueError(f"alpha must lie in (0, 1), got {alpha!r}")
+        p = self.pvalues
+        if np.isnan(p).all():
+            raise ValueError("this matrix has no p-values: compute it with mi_matrix(..., n_permutations=N)")
+        if self.symmetric:
+            p = np.where(np.triu(np.ones(self.shape, dtype=bool), k=1), p, np.nan)
+        m = int(np.isfinite(p).sum())
+        if correction == "bh":
+            mask = benjamini_hochberg(p, alpha)
+        else:
+            mask = np.isfinite(p) & (p <= (alpha / m if correction == "bonferroni" else alpha))
+        return mask | mask.T if self.symmetric else mask
 
     def pair_seed(self, i, j):
         """The ``SeedSequence`` entry (i, j) was estimated with."""
