@@ -11,6 +11,7 @@ import math
 
 import numpy as np
 
+from ._copula import normal_scores
 from ._validation import check_array, check_same_length
 
 
@@ -67,7 +68,8 @@ def plot_fit(est, x, y, *, dims=None, ax=None, n_sigma=(1.0, 2.0), levels=8, max
         A fitted, continuous (``y_type='continuous'``) estimator.
     x, y : array-like of shape (n_samples,) or (n_samples, d)
         The data it was fitted to (or any data in the same units). The estimator
-        keeps only standardised data privately, so the data are passed here.
+        keeps only standardised data privately, so the data are passed here. A fit in
+        copula space (``est.space_ == 'copula'``) is drawn over the data's normal scores.
     dims : (int, int), optional
         The two columns of the joint (x then y) to show; default the first column
         of x against the first column of y. The density shown is the mixture's
@@ -99,6 +101,9 @@ def plot_fit(est, x, y, *, dims=None, ax=None, n_sigma=(1.0, 2.0), levels=8, max
     if (x.shape[1], y.shape[1]) != (dx, dy):
         raise ValueError(f"x and y have {x.shape[1]} and {y.shape[1]} columns; the model was fitted to {dx} and {dy}")
     data = np.hstack([x, y])
+    copula = getattr(est, "space_", "data") == "copula"
+    if copula:  # the mixture lives in copula space: show the data there too
+        data = normal_scores(data)
     d = data.shape[1]
     if d != est.means_.shape[1]:  # a conditional fit (z) has more columns than x and y
         raise ValueError(f"the model has {est.means_.shape[1]} columns; plot_fit takes x and y only")
@@ -107,6 +112,8 @@ def plot_fit(est, x, y, *, dims=None, ax=None, n_sigma=(1.0, 2.0), levels=8, max
         raise ValueError(f"dims must be two different columns in [0, {d}), got {dims!r}")
     names = [f"x[{k}]" if dx > 1 else "x" for k in range(dx)] + [f"y[{k}]" if dy > 1 else "y" for k in range(dy)]
     labels = labels or (names[cols[0]], names[cols[1]])
+    if copula:
+        labels = tuple(f"normal score of {name}" for name in labels)
     sel = np.array(cols)
     w = np.asarray(est.weights_)
     means = np.asarray(est.means_)[:, sel]

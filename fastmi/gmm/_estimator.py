@@ -447,6 +447,7 @@ class GMMMI:
             self.dims_ = {k: v.shape[1] for k, v in arrays.items()}
         self.conditional_ = z is not None
         self._raw = data
+        self.n_samples_ = int(data.shape[0])
         self._streams = Streams(np.random.SeedSequence(check_rng(self.rng).integers(0, 2**63, size=4).tolist()))
         if self.y_type == "categorical":
             self._codes = codes
@@ -768,12 +769,13 @@ class GMMMI:
     def _bias_shift(self, diag):
         """The finite-sample bias of the MI (or CMI) of one fitted Gaussian, which is known exactly
         (``gaussian_mi_bias``); 0, and nothing recorded, where it does not apply (K > 1,
-        categorical y, ``bias_correction=False`` or a model without its data)."""
-        if not (self.bias_correction and self.y_type == "continuous" and self.n_components_ == 1
-                and hasattr(self, "_data")):
+        categorical y, ``bias_correction=False``, or a model loaded from a file that does not
+        record its sample size)."""
+        n = getattr(self, "n_samples_", None)
+        if not (self.bias_correction and self.y_type == "continuous" and self.n_components_ == 1 and n):
             return 0.0
         d = self.dims_
-        bias = gaussian_mi_bias(self._data.shape[0], d["x"], d["y"], d.get("z", 0))
+        bias = gaussian_mi_bias(n, d["x"], d["y"], d.get("z", 0))
         diag["bias_correction"] = {"kind": "one Gaussian (Wishart)", "bias": bias}
         return bias
 
@@ -974,7 +976,8 @@ class GMMMI:
         header = {"format": MODEL_FORMAT, "version": MODEL_VERSION, "params": params,
                   "dims": self.dims_, "cv": self.cv_, "seed_entropy": entropy,
                   "conditional": bool(getattr(self, "conditional_", "z" in self.dims_)),
-                  "classes": None if self.y_type != "categorical" else self.classes_.tolist()}
+                  "classes": None if self.y_type != "categorical" else self.classes_.tolist(),
+                  "space": self.space_, "n_samples": self.n_samples_}
         arrays = {"loc": self.loc_, "scale": self.scale_}
         models = [("final", self._final), ("warm", self._warm)]
         for name, mixes in models:
@@ -1021,6 +1024,14 @@ class GMMMI:
         est.conditional_ = header.get("conditional", "z" in est.dims_)
         est.cv_ = header["cv"]
         est.loc_, est.scale_ = arrays["loc"], arrays["scale"]
+        # files written before copula fits and the bias correction: data space, no correction
+        est.space_ = header.get("space", "data")
+        if est.space_ not in ("data", "copula"):
+            raise ValueError(f"space must be 'data' or 'copula', got {est.space_!r}")
+        est.stage_, est._stages, est._attempts = 0, [(est.space_, False)], []
+        est.n_samples_ = header.get("n_samples")
+        if est.n_samples_ is not None and (not isinstance(est.n_samples_, int) or est.n_samples_ < 2):
+            raise ValueError(f"n_samples must be an int >= 2, got {est.n_samples_!r}")
         est._streams = Streams(np.random.SeedSequence(header["seed_entropy"]))
         est._warnings = []
 

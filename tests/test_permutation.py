@@ -1,0 +1,169 @@
+"""The permutation test: p-value formula, level, power, reproducibility, the conditional scheme,
+Benjamini-Hochberg against a hand computation and SciPy, mi_matrix p-values, bad input."""
+import numpy as np
+import pytest
+from scipy import stats
+
+import fastmi
+from fastmi._permutation import benjamini_hochberg, child_seed, strata_of
+
+
+def _gauss(rng, n, rho):
+    x = rng.standard_normal(n)
+    return x, rho * x + np.sqrt(1 - rho ** 2) * rng.standard_normal(n)
+
+
+def test_pvalue_is_the_phipson_smyth_formula():
+    x, y = _gauss(np.random.default_rng(0), 300, 0.1)
+    res = fastmi.permutation_test(x, y, n_permutations=59, rng=3)
+    assert res.null_distribution.shape == (59,)
+    assert res.observed == res.statistic.mi  # KSG: the statistic is the full-sample estimate
+    expected = (1 + np.count_nonzero(res.null_distribution >= res.observed)) / 60
+    assert res.pvalue == pytest.approx(expected, abs=0)
+    assert res.scheme == "rows of x permuted"
+
+
+def test_level_under_independence():
+    """200 tests of independent pairs: the share of p < 0.05 lies in [0.01, 0.10] (the gaussian
+    estimator keeps this fast; the permutation scheme is the same for every method)."""
+    p = []
+    for s in range(200):
+        rng = np.random.default_rng(s)
+        x, y = rng.standard_normal(80), rng.standard_normal(80)
+        p.append(fastmi.permutation_test(x, y, method="gaussian", n_permutations=99, rng=s, n_jobs=1).pvalue)
+    share = np.mean(np.array(p) < 0.05)
+    assert 0.01 <= share <= 0.10, share
+    # p-values of a valid test are uniform on {1/100, ..., 1}: no pile-up at either end
+    assert stats.kstest(p, "uniform").pvalue > 0.01
+
+
+@pytest.mark.slow
+def test_power_of_ksg_at_rho_015():
+    hits = []
+    for s in range(10):
+        x, y = _gauss(np.random.default_rng(100 + s), 2000, 0.15)
+        hits.append(fastmi.permutation_test(x, y, n_permutations=49, rng=s).pvalue < 0.05)
+    assert np.mean(hits) >= 0.9
+
+
+@pytest.mark.parametrize("method", ["ksg", "gmm"])
+def test_identical_for_any_n_jobs(method):
+    x, y = _gauss(np.random.default_rng(1), 300, 0.3)
+    kw = dict(method=method, n_permutations=9, rng=7)
+    if method == "gmm":
+        kw["n_bootstrap"] = 5
+    a = fastmi.permutation_test(x, y, n_jobs=1, **kw)
+    b = fastmi.permutation_test(x, y, n_jobs=2, **kw)
+    np.testing.assert_array_equal(a.null_distribution, b.null_distribution)
+    assert a.pvalue == b.pvalue and a.observed == b.observed and a.statistic.mi == b.statistic.mi
+
+
+def test_gmm_observed_is_the_full_fit_not_the_bootstrap_mean():
+    x, y = _gauss(np.random.default_rng(2), 400, 0.5)
+    res = fastmi.permutation_test(x, y, method="gmm", n_permutations=5, rng=0, n_bootstrap=10)
+    assert res.statistic.samples.size == 10  # the statistic keeps the user's settings
+    point = fastmi.mutual_info(x, y, method="gmm", n_bootstrap=0, check_fit=False,
+                               rng=child_seed(np.random.SeedSequence(0), 0))
+    assert res.observed == pytest.approx(point.mi, rel=1e-12)
+    assert res.pvalue == pytest.approx(1 / 6)
+
+
+def test_conditional_scheme_keeps_the_dependence_on_z():
+    """x and y both depend on z, not on each other: permuting x freely rejects, permuting it
+    within strata of z does not; with a direct link it rejects."""
+    p_free, p_strat, p_link = [], [], []
+    for s in range(20):
+        rng = np.random.default_rng(s)
+        z = rng.standard_normal(300)
+        x = z + 0.5 * rng.standard_normal(300)
+        y = z + 0.5 * rng.standard_normal(300)
+        p_free.append(fastmi.permutation_test(x, y, n_permutations=19, rng=s, n_jobs=1).pvalue)
+        p_strat.append(fastmi.permutation_test(x, y, z=z, n_permutations=19, rng=s, n_jobs=1).pvalue)
+        p_link.append(fastmi.permutation_test(x, y + 0.8 * x, z=z, n_permutations=19, rng=s, n_jobs=1).pvalue)
+    assert max(p_free) == pytest.approx(1 / 20)
+    assert np.mean(np.array(p_strat) <= 0.05) <= 0.25
+    assert np.mean(np.array(p_link) <= 0.05) >= 0.9
+
+
+def test_strata_of_z():
+    rng = np.random.default_rng(0)
+    codes, scheme = strata_of(rng.standard_normal(1000))
+    assert np.unique(codes).size == 20 and np.bincount(codes).min() == 50 and "20 strata" in scheme
+    codes2, _ = strata_of(rng.standard_normal((1000, 2)), n_strata=16)
+    assert np.unique(codes2).size <= 16 and codes2.size == 1000
+    labels = rng.integers(0, 3, 500).astype(float)
+    codes3, scheme3 = strata_of(labels)
+    assert np.array_equal(np.unique(labels)[codes3], labels) and "3 distinct values" in scheme3
+
+
+def test_categorical_y():
+    rng = np.random.default_rng(4)
+    labels = rng.integers(0, 2, 400)
+    x = rng.standard_normal(400) + 0.8 * labels
+    res = fastmi.permutation_test(x, labels, y_type="categorical", n_permutations=19, rng=0)
+    assert res.pvalue == pytest.approx(1 / 20)
+    res0 = fastmi.permutation_test(rng.standard_normal(400), labels, y_type="categorical", n_permutations=19, rng=0)
+    assert res0.pvalue > 0.05
+
+
+def test_benjamini_hochberg_by_hand():
+    p = np.array([0.01, 0.04, 0.03, 0.005, 0.2, 0.5])
+    # sorted 0.005, 0.01, 0.03, 0.04 against i * 0.05 / 6 = 0.0083, 0.0167, 0.025, 0.033: the first two
+    np.testing.assert_array_equal(benjamini_hochberg(p, 0.05), [True, False, False, True, False, False])
+    # step-up: p_(5) = 0.05 <= 0.05 rejects all five, though none is below its own Bonferroni level
+    np.testing.assert_array_equal(benjamini_hochberg([0.01, 0.02, 0.03, 0.04, 0.05], 0.05), [True] * 5)
+    np.testing.assert_array_equal(benjamini_hochberg([0.001, 0.5, 0.04, 0.041], 0.05), [True, False, False, False])
+    # NaN entries are not tests
+    np.testing.assert_array_equal(benjamini_hochberg([0.01, np.nan, 0.02], 0.05), [True, False, True])
+
+
+def test_benjamini_hochberg_agrees_with_scipy():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        p = np.concatenate([rng.uniform(size=30), rng.uniform(0, 0.01, size=rng.integers(0, 10))])
+        np.testing.assert_array_equal(benjamini_hochberg(p, 0.1), stats.false_discovery_control(p) <= 0.1)
+
+
+def test_mi_matrix_pvalues_and_significance():
+    rng = np.random.default_rng(5)
+    n = 500
+    factors = rng.uniform(-1, 1, (n, 3))
+    latents = np.column_stack([np.sin(3 * factors[:, 0]) + 0.2 * rng.standard_normal(n),
+                               factors[:, 1] + 0.3 * rng.standard_normal(n), rng.standard_normal(n)])
+    m = fastmi.mi_matrix(latents, factors, method="ksg", n_permutations=49, rng=0, n_bootstrap=0)
+    assert m.pvalues.shape == (3, 3) and np.isfinite(m.pvalues).all()
+    sig = m.significant(0.05)
+    assert sig[0, 0] and sig[1, 1] and sig.sum() <= 3
+    np.testing.assert_array_equal(sig, benjamini_hochberg(m.pvalues, 0.05))
+    # entry (i, j) is the test of its own pair, with the pair's seed as root
+    one = fastmi.permutation_test(latents[:, 1], factors[:, 2], n_permutations=49, n_bootstrap=0,
+                                  rng=m.pair_seed(1, 2), n_jobs=1)
+    assert m.results[1, 2].diagnostics["permutation"]["n_permutations"] == 49
+    assert one.pvalue == m.pvalues[1, 2] and one.statistic.mi == m.values[1, 2]
+    sym = fastmi.mi_matrix(latents, method="ksg", n_permutations=19, rng=0, n_bootstrap=0)
+    s = sym.significant(0.05, correction="none")
+    np.testing.assert_array_equal(s, s.T)
+    assert not s.diagonal().any()
+    with pytest.raises(ValueError, match="no p-values"):
+        fastmi.mi_matrix(latents, factors, method="ksg", rng=0, n_bootstrap=0).significant()
+    with pytest.raises(ValueError, match="correction"):
+        m.significant(correction="holm")
+
+
+@pytest.mark.parametrize("bad", [0, -3, 2.5, True, "99"])
+def test_bad_n_permutations(bad):
+    x, y = _gauss(np.random.default_rng(0), 100, 0.2)
+    with pytest.raises(ValueError, match="n_permutations"):
+        fastmi.permutation_test(x, y, n_permutations=bad)
+    with pytest.raises(ValueError, match="n_permutations"):
+        fastmi.mi_matrix(np.column_stack([x, y]), method="ksg", n_permutations=bad)
+
+
+def test_bad_input_names_the_argument():
+    x, y = _gauss(np.random.default_rng(0), 100, 0.2)
+    with pytest.raises(ValueError, match="pass z"):
+        fastmi.permutation_test(x, y, n_strata=5)
+    with pytest.raises(ValueError, match="y"):
+        fastmi.permutation_test(x, np.zeros(100, int), y_type="categorical")
+    with pytest.raises(ValueError, match="method"):
+        fastmi.permutation_test(x, y, method="nope")
