@@ -1,7 +1,8 @@
 """The permutation test's level and power.
 
     python benchmarks/calibration_permutation.py                 # 200 null tests, 100 power tests
-    python benchmarks/calibration_permutation.py --method gmm --null 40 --power 20 --n-null 500
+    python benchmarks/calibration_permutation.py --method gmm --null 200 --power 20 --permutations 39 \
+        --n-null 500
 
 Level: independent Gaussian pairs (n = ``--n-null``), the share of p < 0.05 (target within
 [0.01, 0.10]). Power: correlation rho = 0.15 at n = 2000, the share of p < 0.05 (target >= 0.9
@@ -30,13 +31,16 @@ def main(argv=None):
     parser.add_argument("--n-null", type=int, default=1000)
     parser.add_argument("--power", type=int, default=100, help="tests at rho = 0.15, n = 2000")
     parser.add_argument("--permutations", type=int, default=199)
+    parser.add_argument("--k", type=int, default=None, help="neighbours of the k-NN methods (default: theirs)")
     args = parser.parse_args(argv)
+    kw = {} if args.k is None else {"k": args.k}
     t = time.perf_counter()
     p_null = []
     for s in range(args.null):
         g = np.random.default_rng(s)
         x, y = g.standard_normal(args.n_null), g.standard_normal(args.n_null)
-        p_null.append(fastmi.permutation_test(x, y, method=args.method, n_permutations=args.permutations, rng=s).pvalue)
+        p_null.append(fastmi.permutation_test(x, y, method=args.method, n_permutations=args.permutations, rng=s,
+                                              **kw).pvalue)
     p_null = np.array(p_null)
     level = np.mean(p_null < 0.05)
     print(f"level: {args.method}, n = {args.n_null}, {args.null} tests: share p < 0.05 = {level:.3f} "
@@ -48,7 +52,8 @@ def main(argv=None):
         g = np.random.default_rng(10_000 + s)
         x = g.standard_normal(2000)
         y = rho * x + np.sqrt(1 - rho ** 2) * g.standard_normal(2000)
-        p_alt.append(fastmi.permutation_test(x, y, method=args.method, n_permutations=args.permutations, rng=s).pvalue)
+        p_alt.append(fastmi.permutation_test(x, y, method=args.method, n_permutations=args.permutations, rng=s,
+                                              **kw).pvalue)
     power = np.mean(np.array(p_alt) < 0.05)
     print(f"power: {args.method}, rho = {rho}, n = 2000, {args.power} tests: share p < 0.05 = {power:.3f} "
           f"(target >= 0.9); {time.perf_counter() - t:.0f} s", flush=True)
