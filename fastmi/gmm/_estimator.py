@@ -31,69 +31,8 @@ _BOOTSTRAP = ("rows resampled with replacement, EM refitted warm-started at the 
 UPSTREAM_PROCEDURE = {"search": "fresh", "n_init": 3, "tol": 1e-5, "search_tol": None, "bootstrap_tol": None,
                       "bootstrap_start": "selected", "mc_samples": 100_000, "uncertainty": "bootstrap",
                       "check_fit": False}
-MODEL_FORMAT = "fastmi.GMMMI"
-MODEL_VERSION = 1
-_READABLE_VERSIONS = (1,)
-# the header's "arrays_sha256" (a SHA-256 of the arrays) was added within version 1: files written
-# before it still load (unchecked); older readers ignore the key
-
-
-def _arrays_sha256(arrays):
-    """SHA-256 of the model's arrays (all but the header): names, dtypes, shapes and bytes."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for name in sorted(k for k in arrays if k != "header"):
-        a = np.asarray(arrays[name])
-        h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
-        h.update(np.ascontiguousarray(a).tobytes())
-    return h.hexdigest()
-
-
-def _read_model_file(path):
-    """The arrays and the header of a model file, read without pickle; any damage is a ValueError."""
-    try:
-        f = np.load(path, allow_pickle=False)
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
-        raise
-    except ValueError as exc:
-        raise ValueError(f"{path} is not a fastmi model file: not an .npz archive, or it holds pickled data, "
-                         f"which is never loaded ({exc})") from None
-    except Exception as exc:  # whatever a damaged file makes the zip and .npy parsers raise
-        raise ValueError(f"{path} is not a readable fastmi model file (truncated or damaged: "
-                         f"{type(exc).__name__}: {exc})") from None
-    if not isinstance(f, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path} is not a fastmi model file (a bare array, not an .npz archive)")
-    try:
-        with f:
-            arrays = {k: f[k] for k in f.files}
-    except ValueError as exc:
-        if "allow_pickle" in str(exc):
-            raise ValueError(f"{path} holds an object array (pickled data), which is never loaded") from None
-        raise ValueError(f"{path} is not a readable fastmi model file (damaged: {exc})") from None
-    except Exception as exc:  # whatever a damaged file makes the zip and .npy parsers raise
-        raise ValueError(f"{path} is not a readable fastmi model file (truncated or damaged: "
-                         f"{type(exc).__name__}: {exc})") from None
-    h = arrays.get("header")
-    if h is None or h.ndim != 0 or h.dtype.kind != "U":
-        raise ValueError(f"{path} is not a fastmi model file (no header)")
-    try:
-        header = json.loads(str(h))
-    except ValueError as exc:
-        raise ValueError(f"{path} has a damaged header (not valid JSON: {exc})") from None
-    if not isinstance(header, dict):
-        raise ValueError(f"{path} has a damaged header (not a JSON object)")
-    if header.get("format") != MODEL_FORMAT:
-        raise ValueError(f"{path} is not a fastmi GMMMI model (format {header.get('format')!r})")
-    if header.get("version") not in _READABLE_VERSIONS:
-        raise ValueError(f"{path} has model version {header.get('version')!r}; this fastmi reads versions "
-                         f"{', '.join(map(str, _READABLE_VERSIONS))}")
-    if "arrays_sha256" in header and header["arrays_sha256"] != _arrays_sha256(arrays):
-        raise ValueError(f"{path} is damaged or was edited: its arrays do not match the SHA-256 in its header")
-    for name, a in arrays.items():
-        if name != "header" and (a.dtype.kind != "f" or not np.all(np.isfinite(a))):
-            raise ValueError(f"{path} is damaged: array {name!r} is not finite floating point (dtype {a.dtype})")
-    return arrays, header
+# the model file format lives in _persist.py; these names stay importable from here
+from ._persist import MODEL_FORMAT, MODEL_VERSION, READABLE_VERSIONS as _READABLE_VERSIONS  # noqa: E402,F401
 
 
 class GMMMI:
@@ -833,103 +772,59 @@ class GMMMI:
         the seed; not the data. A loaded model can integrate its MI (``n_bootstrap=0``)
         or be refitted to data warm-started from the saved parameters.
         """
-        self._check_fitted()
-        params = {k: v for k, v in self.get_params().items() if k != "rng"}  # the seed is stored as entropy
-        entropy = [int(e) for e in np.atleast_1d(self._streams.root.entropy)]
-        header = {"format": MODEL_FORMAT, "version": MODEL_VERSION, "params": params,
-                  "dims": self.dims_, "cv": self.cv_, "seed_entropy": entropy,
-                  "conditional": bool(getattr(self, "conditional_", "z" in self.dims_)),
-                  "classes": None if self.y_type != "categorical" else self.classes_.tolist()}
-        arrays = {"loc": self.loc_, "scale": self.scale_}
-        models = [("final", self._final), ("warm", self._warm)]
-        for name, mixes in models:
-            for c, m in enumerate(mixes if isinstance(mixes, list) else [mixes]):
-                arrays[f"{name}_{c}_weights"] = m.weights
-                arrays[f"{name}_{c}_means"] = m.means
-                arrays[f"{name}_{c}_covariances"] = m.covariances
-        if self.y_type == "categorical":
-            arrays["class_prior"] = self.class_prior_
-        header["arrays_sha256"] = _arrays_sha256(arrays)
-        arrays["header"] = np.array(json.dumps(_jsonable(header)))
-        with open(path, "wb") as f:
-            np.savez(f, **arrays)
+        from ._persist import save_model
+
+        save_model(self, path)
 
     @classmethod
-    def load(cls, path):
-        """Load a model written by ``save``.
+    def load(cls, path, **limits):
+        """Load a model written by ``save``, validating every field before any is used.
 
         Parameters
         ----------
         path : str or path-like
             An .npz file written by :meth:`save`. It is read without pickle, so loading
             executes nothing from the file.
+        **limits : int
+            Raise a limit to load a larger file you trust: ``max_file_bytes`` (256 MiB),
+            ``max_header_bytes`` (1 MiB), ``max_json_depth`` (32), ``max_components``
+            (1000 per mixture), ``max_dimensions`` (100), ``max_classes`` (10000),
+            ``max_mc_samples`` (10**7).
 
         Returns
         -------
         GMMMI
             The fitted model, without its data: ``estimate()`` needs ``n_bootstrap=0``
             (or a new ``fit``).
+
+        Raises
+        ------
+        ValueError
+            For any file that is not a valid model (damaged, edited, or over a limit), with
+            a message naming the field. The header's SHA-256 detects damage, not forgery;
+            the validation is what keeps a forged file to, at worst, a wrong number.
         """
-        arrays, header = _read_model_file(path)
-        try:
-            return cls._from_arrays(arrays, header)
-        except (KeyError, TypeError, ValueError, IndexError, AttributeError, np.linalg.LinAlgError) as exc:
-            raise ValueError(f"{path} is not a valid fastmi model ({type(exc).__name__}: {exc})") from None
+        from ._persist import LoadLimits, load_model_file
 
-    @classmethod
-    def _from_arrays(cls, arrays, header):
-        params = header["params"]
-        if not isinstance(params, dict):
-            raise TypeError("params is not a JSON object")
-        est = cls(**params)
-        est.dims_ = header["dims"]
-        est.conditional_ = header.get("conditional", "z" in est.dims_)
-        est.cv_ = header["cv"]
-        est.loc_, est.scale_ = arrays["loc"], arrays["scale"]
-        est._streams = Streams(np.random.SeedSequence(header["seed_entropy"]))
-        est._warnings = []
-
-        def mixes(name):
-            out, c = [], 0
-            while f"{name}_{c}_weights" in arrays:
-                out.append(Mixture(*(arrays[f"{name}_{c}_{p}"] for p in ("weights", "means", "covariances"))))
-                c += 1
-            return out
-
-        est._final, est._warm = mixes("final"), mixes("warm")
-        for m in est._final + est._warm:
-            k, d = m.means.shape
-            if m.weights.shape != (k,) or m.covariances.shape != (k, d, d) or k < 1:
-                raise ValueError(f"mixture arrays of inconsistent shapes {m.weights.shape}, {m.means.shape}, "
-                                 f"{m.covariances.shape}")
-        if not est._final or len(est._final) != len(est._warm):
-            raise ValueError("missing mixture arrays")
-        if est.y_type == "categorical":
-            est.classes_ = np.array(header["classes"])
-            est.class_prior_ = arrays["class_prior"]
-            est.n_components_ = {cl: m.n_components for cl, m in zip(header["classes"], est._warm)}
-        else:
-            est._final, est._warm = est._final[0], est._warm[0]
-            est.n_components_ = est._warm.n_components
-        est._set_public_params()
-        est.bootstrap_params_ = None
-        return est
+        return load_model_file(cls, path, LoadLimits.from_kwargs(**limits))
 
 
-def load_model(path):
+def load_model(path, **limits):
     """Load a fitted ``GMMMI`` saved with ``GMMMI.save``.
 
     Parameters
     ----------
     path : str or path-like
         The .npz file.
+    **limits : int
+        Limits on the file's size and cost; see :meth:`GMMMI.load`.
 
     Returns
     -------
     GMMMI
         See :meth:`GMMMI.load`.
     """
-    return GMMMI.load(path)
+    return GMMMI.load(path, **limits)
 
 
 def gmm_mutual_info(x, y, **kwargs):
