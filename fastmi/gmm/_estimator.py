@@ -786,7 +786,7 @@ class GMMMI:
             An .npz file written by :meth:`save`. It is read without pickle, so loading
             executes nothing from the file.
         **limits : int
-            Raise a limit to load a larger file you trust: ``max_file_bytes`` (256 MiB),
+            Raise a limit to load a larger file you trust: ``max_file_bytes`` (64 MiB),
             ``max_header_bytes`` (1 MiB), ``max_json_depth`` (32), ``max_components``
             (1000 per mixture), ``max_dimensions`` (100), ``max_classes`` (10000),
             ``max_mc_samples`` (10**7).

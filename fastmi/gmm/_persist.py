@@ -56,7 +56,7 @@ class LoadLimits:
     Attributes
     ----------
     max_file_bytes : int
-        Size of the file and total uncompressed size of its members (default 256 MiB).
+        Size of the file and total uncompressed size of its members (default 64 MiB).
     max_header_bytes : int
         Uncompressed size of the JSON header member (default 1 MiB).
     max_json_depth : int
@@ -71,7 +71,7 @@ class LoadLimits:
         The header's ``params.mc_samples`` (default 10**7).
     """
 
-    max_file_bytes: int = 256 * 2**20
+    max_file_bytes: int = 64 * 2**20
     max_header_bytes: int = 2**20
     max_json_depth: int = MAX_JSON_DEPTH
     max_components: int = 1000
@@ -152,7 +152,7 @@ def _check_params(value, ctx):
     est = ctx["cls"](**value)
     try:
         est._check_params()
-    except ValueError as exc:
+    except (ValueError, TypeError) as exc:
         raise _Bad("params", str(exc)) from None
     ctx["est"] = est
     return value
@@ -286,7 +286,8 @@ def _expected_shapes(ctx, npy_shapes):
             name = f"{stage}_{c}_weights"
             shape = npy_shapes.get(name)
             if shape is None:
-                raise _Bad(name, "missing")
+                raise _Bad(name, "missing" + (" (its classes list has more entries than there are mixtures)"
+                                              if ctx["est"].y_type == "categorical" else ""))
             if len(shape) != 1 or shape[0] < 1:
                 raise _Bad(name, f"shape {shape} is not (K,) with K >= 1")
             K = shape[0]
@@ -357,8 +358,9 @@ def _read_npy_header(fp, name, limits):
     return read[version](fp, max_header_size=10_000)
 
 
-def _read_members(path, limits):
-    """Header text, npy shapes/dtypes and a reader of the arrays, all sizes checked first."""
+def _open_archive(path, limits):
+    """The open zip of a model file, its size and its members' sizes (from the zip directory,
+    before anything is decompressed) checked against ``limits``."""
     size = os.path.getsize(path)
     if size > limits.max_file_bytes:
         raise ValueError(f"{path} is {size} bytes, above the limit {limits.max_file_bytes} "
@@ -372,14 +374,14 @@ def _read_members(path, limits):
                          "which is never loaded")
     try:
         zf = zipfile.ZipFile(path)
-    except (zipfile.BadZipFile, OSError, ValueError, EOFError, NotImplementedError) as exc:
+    except Exception as exc:  # whatever a damaged zip directory makes zipfile raise
         raise _damaged(path, exc) from None
-    with zf:
+    try:
         infos = zf.infolist()
         names = [i.filename for i in infos]
         if len(set(names)) != len(names):
             raise ValueError(f"{path} is not a valid fastmi model: member names repeat")
-        if len(infos) > 4 * limits.max_classes + 8:
+        if len(infos) > 6 * limits.max_classes + 8:
             raise ValueError(f"{path} is not a valid fastmi model: {len(infos)} archive members")
         total = 0
         for i in infos:
@@ -395,58 +397,77 @@ def _read_members(path, limits):
                              "if you trust the file)")
         if "header.npy" not in names:
             raise ValueError(f"{path} is not a fastmi model file (no header)")
-        arrays, shapes = {}, {}
-        try:
-            for i in infos:
-                name = i.filename[:-4]
-                with zf.open(i) as fp:
-                    shape, fortran, dtype = _read_npy_header(fp, name, limits)
-                    if dtype.hasobject:
-                        raise _Pickled(name)
-                    if name == "header":
-                        if shape != () or dtype.kind != "U":
-                            raise ValueError(f"{path} is not a fastmi model file (no header)")
-                    elif dtype.kind != "f" or dtype.itemsize != 8:
-                        raise ValueError(f"{path} is damaged: array {name!r} is not finite floating point "
-                                         f"(dtype {dtype})")
-                    count = math.prod(shape)
-                    nbytes = count * dtype.itemsize
-                    if nbytes > i.file_size:
-                        raise ValueError(f"{path} is not a valid fastmi model: {name}: shape {shape} needs "
-                                         f"{nbytes} bytes, more than its member holds")
-                    data = fp.read(nbytes)
-                    if len(data) != nbytes or fp.read(1) != b"":
-                        raise ValueError(f"member {name!r} has {len(data)} data bytes, its header says {nbytes}")
-                a = np.frombuffer(data, dtype=dtype, count=count).reshape(shape, order="F" if fortran else "C")
-                arrays[name], shapes[name] = a, shape
-        except _Pickled as exc:
-            raise ValueError(f"{path} holds an object array (pickled data) in {exc.args[0]!r}, which is "
-                             "never loaded") from None
-        except ValueError as exc:
-            if str(exc).startswith(str(path)):
-                raise
-            raise _damaged(path, exc) from None
-        except Exception as exc:  # whatever a damaged file makes the zip and .npy parsers raise
-            raise _damaged(path, exc) from None
-    return arrays, shapes
+    except BaseException:
+        zf.close()
+        raise
+    return zf
 
 
-class _Pickled(Exception):
-    pass
+def _npy_headers(path, zf):
+    """{name: (shape, fortran, dtype)} of every member, from its .npy header alone."""
+    out = {}
+    for i in zf.infolist():
+        name = i.filename[:-4]
+        with zf.open(i) as fp:
+            shape, fortran, dtype = _read_npy_header(fp, name, None)
+        if dtype.hasobject:
+            raise ValueError(f"{path} holds an object array (pickled data) in {name!r}, which is never loaded")
+        if name == "header":
+            if shape != () or dtype.kind != "U":
+                raise ValueError(f"{path} is not a fastmi model file (no header)")
+        elif dtype.kind != "f" or dtype.itemsize != 8:
+            raise ValueError(f"{path} is damaged: array {name!r} is not finite floating point (dtype {dtype})")
+        if math.prod(shape) * dtype.itemsize > i.file_size:
+            raise ValueError(f"{path} is not a valid fastmi model: {name}: shape {shape} needs more bytes "
+                             "than its member holds")
+        out[name] = (tuple(shape), fortran, dtype)
+    return out
+
+
+def _read_array(zf, name, npy):
+    """The array of member ``name``: exactly the bytes its header declares, then end of member
+    (where zipfile checks the CRC)."""
+    shape, fortran, dtype = npy
+    count = math.prod(shape)
+    nbytes = count * dtype.itemsize
+    with zf.open(name + ".npy") as fp:
+        _read_npy_header(fp, name, None)
+        data = fp.read(nbytes)
+        if len(data) != nbytes or fp.read(1) != b"":
+            raise ValueError(f"member {name!r} does not hold the {nbytes} data bytes its header declares")
+    return np.frombuffer(data, dtype=dtype, count=count).reshape(shape, order="F" if fortran else "C")
+
+
+def _guarded(path, fn, *args):
+    """``fn(*args)``, any parser failure on damaged bytes turned into a ValueError."""
+    try:
+        return fn(*args)
+    except ValueError as exc:
+        if str(exc).startswith(str(path)):
+            raise
+        raise _damaged(path, exc) from None
+    except Exception as exc:  # whatever a damaged file makes the zip and .npy parsers raise
+        raise _damaged(path, exc) from None
 
 
 def load_model_file(cls, path, limits=None):
     """The GMMMI saved in ``path``, every field checked (see the module docstring)."""
     limits = LoadLimits() if limits is None else limits
-    arrays, shapes = _read_members(path, limits)
-    header = loads_bounded(str(arrays.pop("header")), f"{path} has a damaged header: the header", limits.max_json_depth)
-    shapes.pop("header")
-    if not isinstance(header, dict):
-        raise ValueError(f"{path} has a damaged header (not a JSON object)")
-    ctx = {"cls": cls, "limits": limits, "path": path}
+    with _open_archive(path, limits) as zf:
+        npy = _guarded(path, _npy_headers, path, zf)
+        header_text = str(_guarded(path, _read_array, zf, "header", npy.pop("header")))
+        header = loads_bounded(header_text, f"{path} has a damaged header: the header", limits.max_json_depth)
+        if not isinstance(header, dict):
+            raise ValueError(f"{path} has a damaged header (not a JSON object)")
+        ctx = {"cls": cls, "limits": limits, "path": path}
+        try:
+            values = _check_header(header, ctx)
+            _expected_shapes(ctx, {k: v[0] for k, v in npy.items()})
+        except _Bad as bad:
+            raise ValueError(f"{path} is not a valid fastmi model: {bad.field}: {bad.why}") from None
+        # only now, every size known and bounded, the arrays are decompressed
+        arrays = {name: _guarded(path, _read_array, zf, name, v) for name, v in npy.items()}
     try:
-        values = _check_header(header, ctx)
-        _expected_shapes(ctx, shapes)
         if header.get("arrays_sha256") is not None and header["arrays_sha256"] != arrays_sha256(arrays):
             raise ValueError(f"{path} is damaged or was edited: its arrays do not match the SHA-256 in its header")
         for name, a in arrays.items():
