@@ -9,6 +9,7 @@ import numpy as np
 
 from .._config import resolve_n_jobs, thread_map
 from .._result import MIResult, _jsonable, unit_scale
+from .._scaling import standardize_columns
 from .._streams import Stream, Streams
 from .._validation import (check_array, check_bool, check_choice, check_class_labels, check_conditioning, check_float,
                            check_int, check_rng, check_same_length, check_unit)
@@ -353,9 +354,9 @@ class GMMMI:
             data = np.hstack(list(arrays.values()))
             self.dims_ = {k: v.shape[1] for k, v in arrays.items()}
         self.conditional_ = z is not None
-        self.loc_ = data.mean(axis=0)
-        self.scale_ = data.std(axis=0)
-        self._data = np.ascontiguousarray((data - self.loc_) / self.scale_)
+        # scale first, then centre: no overflow or underflow anywhere in the float64 range
+        self.loc_, self.scale_, self._data = standardize_columns(data, "(" + ", ".join(self.dims_) + ")")
+        self._data = np.ascontiguousarray(self._data)
         if self._data.shape[1] > 1 and np.linalg.eigvalsh(np.corrcoef(self._data, rowvar=False))[0] < 1e-10:
             # a Gaussian mixture has no density on a lower-dimensional subspace: EM would only crawl
             # towards a singular fit (and MI between linearly dependent x and y is infinite)
