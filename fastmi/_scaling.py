@@ -34,6 +34,15 @@ def check_span(b, name):
                          "transform it (e.g. take logs)")
 
 
+def prescale_columns(a, name):
+    """``a`` with each column divided by its power-of-two scale (exact; every value then below 2
+    in magnitude), for estimators invariant under per-column scaling; ``ValueError`` naming
+    ``name`` where that would lose precision (see :func:`check_span`)."""
+    b = np.ascontiguousarray(a / power_of_two_scale(a, axis=0))
+    check_span(b, name)
+    return b
+
+
 def standardize_columns(a, name, ddof=0):
     """``(loc, scale, z)`` with ``z = (a - loc) / scale`` of mean 0 and std 1 per column,
     computed scale first, then centre, so that no step over- or underflows.
