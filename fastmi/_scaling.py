@@ -23,12 +23,21 @@ def power_of_two_scale(a, axis=0):
 _TINY = np.finfo(np.float64).tiny  # the smallest normal float64
 
 
+def _owner(name, columns):
+    """The argument name(s) of ``columns``: ``name`` is one name or one per column."""
+    if isinstance(name, str):
+        return name
+    return ", ".join(dict.fromkeys(name[c] for c in columns))
+
+
 def check_span(b, name):
     """Refuse data that, divided by their power-of-two scale (``b``), fall below the normal
-    float64 range: they span more binades than float64 holds, and would lose bits."""
+    float64 range: they span more binades than float64 holds, and would lose bits. ``name`` is
+    the argument's name, or (2-D ``b``) a list of one name per column."""
     with np.errstate(invalid="ignore"):
         lost = (b != 0.0) & (np.abs(b) < _TINY)
     if lost.any():
+        name = _owner(name, np.flatnonzero(lost.reshape(len(b), -1).any(axis=0)))
         raise ValueError(f"{name} spans too many orders of magnitude to be standardised in float64 (its "
                          "smallest non-zero values would lose precision next to its largest); rescale or "
                          "transform it (e.g. take logs)")
@@ -49,8 +58,8 @@ def standardize_columns(a, name, ddof=0):
 
     ``loc`` and ``scale`` are the column means and standard deviations in the input's units
     (``scale`` may be inf only where the spread itself exceeds the float64 range, which is
-    refused). Raises ``ValueError`` naming ``name`` for a column of zero spread or one whose
-    standardised values are not finite.
+    refused). Raises ``ValueError`` naming ``name`` (one name, or one per column) for a column
+    of zero spread or one whose standardised values are not finite.
     """
     a = np.asarray(a, dtype=np.float64)
     p = power_of_two_scale(a, axis=0)
@@ -60,12 +69,13 @@ def standardize_columns(a, name, ddof=0):
     s = b.std(axis=0, ddof=ddof)
     bad = np.flatnonzero(~(s > 0.0))
     if bad.size:
-        raise ValueError(f"{name} has column(s) {bad.tolist()} of zero spread at float64 precision "
+        raise ValueError(f"{_owner(name, bad)} has column(s) {bad.tolist()} of zero spread at float64 precision "
                          "(constant, or values that differ only below the rounding of their magnitude)")
     with np.errstate(over="ignore"):
         loc, scale = m * p, s * p
     z = (b - m) / s
-    if not (np.isfinite(z).all() and np.isfinite(loc).all() and np.isfinite(scale).all()):
-        raise ValueError(f"{name} cannot be standardised within the float64 range (its spread overflows); "
+    ok = np.isfinite(z).all(axis=0) & np.isfinite(loc) & np.isfinite(scale)
+    if not ok.all():
+        raise ValueError(f"{_owner(name, np.flatnonzero(~ok))} cannot be standardised within the float64 range (its spread overflows); "
                          "rescale it")
     return loc, scale, z

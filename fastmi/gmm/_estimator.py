@@ -355,7 +355,8 @@ class GMMMI:
             self.dims_ = {k: v.shape[1] for k, v in arrays.items()}
         self.conditional_ = z is not None
         # scale first, then centre: no overflow or underflow anywhere in the float64 range
-        self.loc_, self.scale_, self._data = standardize_columns(data, "(" + ", ".join(self.dims_) + ")")
+        self.loc_, self.scale_, self._data = standardize_columns(
+            data, [k for k, v in self.dims_.items() for _ in range(v)])
         self._data = np.ascontiguousarray(self._data)
         if self._data.shape[1] > 1 and np.linalg.eigvalsh(np.corrcoef(self._data, rowvar=False))[0] < 1e-10:
             # a Gaussian mixture has no density on a lower-dimensional subspace: EM would only crawl
