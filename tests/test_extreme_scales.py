@@ -122,3 +122,12 @@ def test_knn_entropy_and_kl_scale_as_they_must(metric):
             kls = knn_kl_divergence(p * s, q * s, metric=metric, rng=0, n_bootstrap=0).mi
         assert hs - 2 * math.log(s) == pytest.approx(h, abs=1e-9)
         assert kls == pytest.approx(kl, abs=1e-9)
+
+
+@pytest.mark.parametrize("name", ["infonce", "club"])
+def test_neural_near_the_float64_limit(name):
+    """Before, standardisation overflowed and training raised FloatingPointError 'lower lr',
+    which the learning rate had nothing to do with."""
+    x, y = _data()
+    s = 2.0**1021 / np.max(np.abs(np.r_[x, y]))
+    assert _mi(name, x * s, y * s) == _mi(name, x, y)
