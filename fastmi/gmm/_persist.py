@@ -209,8 +209,8 @@ def _check_classes(value, ctx):
         raise _Bad("classes", f"{len(value)} classes exceed the limit {ctx['limits'].max_classes} "
                               "(raise it with max_classes=... if you trust the file)")
     kinds = {type(v) for v in value}
-    if len(kinds) != 1 or kinds.pop() not in (str, int, float):
-        raise _Bad("classes", "labels are not all strings, all ints or all floats")
+    if len(kinds) != 1 or kinds.pop() not in (str, int, float, bool):
+        raise _Bad("classes", "labels are not all strings, all ints, all floats or all booleans")
     if len(set(value)) != len(value):
         raise _Bad("classes", "labels repeat")
     return value
@@ -301,9 +301,9 @@ def _expected_shapes(ctx, npy_shapes):
         want["class_prior"] = (n_mix,)
     for name in npy_shapes:
         if name not in want:
-            raise _Bad(name, "not an array of this model" + (" (its classes list has fewer entries)"
-                                                               if name.split("_")[-1] in
-                                                               ("weights", "means", "covariances") else ""))
+            hint = (ctx["est"].y_type == "categorical"
+                    and name.split("_")[-1] in ("weights", "means", "covariances"))
+            raise _Bad(name, "not an array of this model" + (" (its classes list has fewer entries)" if hint else ""))
     for name, shape in want.items():
         if name not in npy_shapes:
             raise _Bad(name, "missing" + (" (its classes list has more entries than there are mixtures)"
