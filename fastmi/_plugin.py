@@ -6,6 +6,7 @@ import warnings
 
 import numpy as np
 
+from ._scaling import prescale_columns
 from ._subsample import _doc, check_common, subsampled_result
 from ._validation import check_array, check_bool, check_continuous, check_labels, check_rng, check_same_length
 
@@ -234,6 +235,9 @@ def gaussian_mutual_info(x, y, *, n_bootstrap=None, subsample=None, rng=None, n_
     x = check_continuous(x, "x")
     y = check_continuous(y, "y")
     check_same_length(x=x, y=y)
+    # correlations are invariant under per-column scaling: scaling by powers of two first (exact)
+    # keeps the covariance sums from over- or underflowing anywhere in the float64 range
+    x, y = prescale_columns(x, "x"), prescale_columns(y, "y")
     n = x.shape[0]
     d = x.shape[1] + y.shape[1]
     if n <= d:

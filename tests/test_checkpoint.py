@@ -160,6 +160,9 @@ def _write_checkpoint(tmp_path, data):
     return ck, (z[:, :2], v[:, :2])
 
 
+_DEEP = b'{"a":' + b"[" * 100_000 + b"]" * 100_000 + b"}"
+
+
 def _flip(raw, at):
     return raw[:at] + bytes([raw[at] ^ 0x04]) + raw[at + 1:]
 
@@ -173,6 +176,11 @@ def _flip(raw, at):
     (lambda raw: raw.replace(b'"method":"ksg"', b'"method":"ksq"', 1), "does not match its checksum"),
     (lambda raw: _flip(raw, raw.index(b"\n") + 60), "line 2 is corrupted"),
     (lambda raw: _flip(raw, raw.rindex(b"\n") - 30), "line 5 is corrupted"),  # a complete last line: tampered
+    # nested deeper than the parser's recursion (a RecursionError before), or than the depth limit
+    (lambda raw: _DEEP + b"\n" + raw, "not a fastmi checkpoint"),
+    (lambda raw: raw[:raw.index(b"\n") + 1] + _DEEP + b"\n" + raw[raw.index(b"\n") + 1:], "line 2 is corrupted"),
+    (lambda raw: raw[:raw.index(b"\n") + 1] + b'{"a":' + b"[" * 200 + b"]" * 200 + b"}\n"
+     + raw[raw.index(b"\n") + 1:], "line 2 is corrupted .*nested 201 deep"),
 ])
 def test_damaged_checkpoint_is_refused(tmp_path, data, damage, match):
     ck, (a, b) = _write_checkpoint(tmp_path, data)
@@ -199,6 +207,8 @@ def _rewrite_record(ck, edit):
     (lambda rec: rec.update(i=7), "bad entry index"),
     (lambda rec: rec.update(run="0" * 16), "record of another run"),
     (lambda rec: rec["result"]["d"].append([{"f": "nan"}, {"x": 1}]), "unknown tag"),
+    (lambda rec: rec["result"]["d"].append([{"f": "0x1p+99999"}, None]), "bad float '0x1p\\+99999'"),  # OverflowError before
+    (lambda rec: rec["result"]["d"].append([{"f": 12}, None]), "bad float"),
 ])
 def test_forged_records_are_refused(tmp_path, data, edit, match):
     ck, (a, b) = _write_checkpoint(tmp_path, data)

@@ -1,4 +1,6 @@
 """Numba GMM kernels against plain NumPy/SciPy references."""
+import os
+
 import numpy as np
 import pytest
 from numpy.testing import assert_allclose
@@ -421,3 +423,13 @@ def test_mc_terms_must_be_added_or_subtracted():
     mix = Mixture(np.array([0.5, 0.5]), np.array([[0.0, 0.0], [1.0, 1.0]]), np.array([np.eye(2)] * 2))
     with pytest.raises(ValueError, match=r"coefficients must be \+1 or -1"):
         mc_log_ratio(*stack([mix]), [(0.5, [0], [0])], MCDraws(1, 1000, 2))
+
+
+@pytest.mark.skipif(os.environ.get("NUMBA_BOUNDSCHECK") != "1",
+                    reason="for the bounds-checked CI job (NUMBA_BOUNDSCHECK=1); unchecked, the call writes out of bounds")
+def test_bounds_checked_build_catches_an_undersized_array():
+    """The CI job that runs this file with NUMBA_BOUNDSCHECK=1 really checks bounds: a kernel
+    given an output one entry short raises instead of writing past it."""
+    covs = np.broadcast_to(np.eye(2), (3, 2, 2)).copy()
+    with pytest.raises(IndexError):
+        _precision_cholesky(covs, np.zeros((3, 2, 2)), np.zeros((3, 2, 2)), np.empty(2))

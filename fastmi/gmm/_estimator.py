@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import functools
-import json
 import math
 import warnings
 
@@ -10,7 +9,8 @@ import numpy as np
 
 from .._config import resolve_n_jobs, thread_map
 from .._copula import normal_scores
-from .._result import MIResult, _jsonable, resampling_info, unit_scale
+from .._result import MIResult, resampling_info, unit_scale
+from .._scaling import standardize_columns
 from .._streams import Stream, Streams
 from .._validation import (check_array, check_bool, check_choice, check_class_labels, check_conditioning, check_float,
                            check_int, check_rng, check_same_length, check_unit)
@@ -18,7 +18,7 @@ from ..exceptions import ConvergenceWarning, DegenerateFitWarning, MisfitWarning
 from ._backend import BACKENDS, get_namespace
 from . import _misfit
 from ._bootstrap import bootstrap_categorical, bootstrap_continuous
-from ._mixture import INITS, Mixture, affine_params, fit_em
+from ._mixture import INITS, affine_params, fit_em
 from ._montecarlo import (MC_AUTO_FALLBACK, LeadingDraws, MCDraws, PairedMC, mc_categorical_mi, mc_log_ratio,
                           mi_terms, stack)
 from ._select import SEARCHES, EMSettings, select_n_components
@@ -33,11 +33,8 @@ _BOOTSTRAP = ("rows resampled with replacement, EM refitted warm-started at the 
 UPSTREAM_PROCEDURE = {"search": "fresh", "n_init": 3, "tol": 1e-5, "search_tol": None, "bootstrap_tol": None,
                       "bootstrap_start": "selected", "mc_samples": 100_000, "uncertainty": "bootstrap",
                       "check_fit": False, "copula": False, "retry": False, "bias_correction": False}
-MODEL_FORMAT = "fastmi.GMMMI"
-MODEL_VERSION = 1
-_READABLE_VERSIONS = (1,)
-# the header's "arrays_sha256" (a SHA-256 of the arrays) was added within version 1: files written
-# before it still load (unchecked); older readers ignore the key
+# the model file format lives in _persist.py; these names stay importable from here
+from ._persist import MODEL_FORMAT, MODEL_VERSION, READABLE_VERSIONS as _READABLE_VERSIONS  # noqa: E402,F401
 
 
 def _half_logdet_bias(n, d):
@@ -60,64 +57,6 @@ def gaussian_mi_bias(n, dx, dy, dz=0):
     if dz == 0:
         return b(dx) + b(dy) - b(dx + dy)
     return b(dx + dz) + b(dy + dz) - b(dx + dy + dz) - b(dz)
-
-
-def _arrays_sha256(arrays):
-    """SHA-256 of the model's arrays (all but the header): names, dtypes, shapes and bytes."""
-    import hashlib
-
-    h = hashlib.sha256()
-    for name in sorted(k for k in arrays if k != "header"):
-        a = np.asarray(arrays[name])
-        h.update(f"{name}|{a.dtype.str}|{a.shape}|".encode())
-        h.update(np.ascontiguousarray(a).tobytes())
-    return h.hexdigest()
-
-
-def _read_model_file(path):
-    """The arrays and the header of a model file, read without pickle; any damage is a ValueError."""
-    try:
-        f = np.load(path, allow_pickle=False)
-    except (FileNotFoundError, IsADirectoryError, PermissionError):
-        raise
-    except ValueError as exc:
-        raise ValueError(f"{path} is not a fastmi model file: not an .npz archive, or it holds pickled data, "
-                         f"which is never loaded ({exc})") from None
-    except Exception as exc:  # whatever a damaged file makes the zip and .npy parsers raise
-        raise ValueError(f"{path} is not a readable fastmi model file (truncated or damaged: "
-                         f"{type(exc).__name__}: {exc})") from None
-    if not isinstance(f, np.lib.npyio.NpzFile):
-        raise ValueError(f"{path} is not a fastmi model file (a bare array, not an .npz archive)")
-    try:
-        with f:
-            arrays = {k: f[k] for k in f.files}
-    except ValueError as exc:
-        if "allow_pickle" in str(exc):
-            raise ValueError(f"{path} holds an object array (pickled data), which is never loaded") from None
-        raise ValueError(f"{path} is not a readable fastmi model file (damaged: {exc})") from None
-    except Exception as exc:  # whatever a damaged file makes the zip and .npy parsers raise
-        raise ValueError(f"{path} is not a readable fastmi model file (truncated or damaged: "
-                         f"{type(exc).__name__}: {exc})") from None
-    h = arrays.get("header")
-    if h is None or h.ndim != 0 or h.dtype.kind != "U":
-        raise ValueError(f"{path} is not a fastmi model file (no header)")
-    try:
-        header = json.loads(str(h))
-    except ValueError as exc:
-        raise ValueError(f"{path} has a damaged header (not valid JSON: {exc})") from None
-    if not isinstance(header, dict):
-        raise ValueError(f"{path} has a damaged header (not a JSON object)")
-    if header.get("format") != MODEL_FORMAT:
-        raise ValueError(f"{path} is not a fastmi GMMMI model (format {header.get('format')!r})")
-    if header.get("version") not in _READABLE_VERSIONS:
-        raise ValueError(f"{path} has model version {header.get('version')!r}; this fastmi reads versions "
-                         f"{', '.join(map(str, _READABLE_VERSIONS))}")
-    if "arrays_sha256" in header and header["arrays_sha256"] != _arrays_sha256(arrays):
-        raise ValueError(f"{path} is damaged or was edited: its arrays do not match the SHA-256 in its header")
-    for name, a in arrays.items():
-        if name != "header" and (a.dtype.kind != "f" or not np.all(np.isfinite(a))):
-            raise ValueError(f"{path} is damaged: array {name!r} is not finite floating point (dtype {a.dtype})")
-    return arrays, header
 
 
 class GMMMI:
@@ -478,9 +417,10 @@ class GMMMI:
         probe = self.copula == "auto" and space == "copula" and self.n_components == "auto"
         data = normal_scores(self._raw) if space == "copula" else self._raw
         self.stage_, self.space_ = stage, space
-        self.loc_ = data.mean(axis=0)
-        self.scale_ = data.std(axis=0)
-        self._data = np.ascontiguousarray((data - self.loc_) / self.scale_)
+        # scale first, then centre: no overflow or underflow anywhere in the float64 range
+        self.loc_, self.scale_, self._data = standardize_columns(
+            data, [k for k, v in self.dims_.items() for _ in range(v)])
+        self._data = np.ascontiguousarray(self._data)
         if self._data.shape[1] > 1 and np.linalg.eigvalsh(np.corrcoef(self._data, rowvar=False))[0] < 1e-10:
             # a Gaussian mixture has no density on a lower-dimensional subspace: EM would only crawl
             # towards a singular fit (and MI between linearly dependent x and y is infinite)
@@ -970,112 +910,59 @@ class GMMMI:
         the seed; not the data. A loaded model can integrate its MI (``n_bootstrap=0``)
         or be refitted to data warm-started from the saved parameters.
         """
-        self._check_fitted()
-        params = {k: v for k, v in self.get_params().items() if k != "rng"}  # the seed is stored as entropy
-        entropy = [int(e) for e in np.atleast_1d(self._streams.root.entropy)]
-        header = {"format": MODEL_FORMAT, "version": MODEL_VERSION, "params": params,
-                  "dims": self.dims_, "cv": self.cv_, "seed_entropy": entropy,
-                  "conditional": bool(getattr(self, "conditional_", "z" in self.dims_)),
-                  "classes": None if self.y_type != "categorical" else self.classes_.tolist(),
-                  "space": self.space_, "n_samples": self.n_samples_}
-        arrays = {"loc": self.loc_, "scale": self.scale_}
-        models = [("final", self._final), ("warm", self._warm)]
-        for name, mixes in models:
-            for c, m in enumerate(mixes if isinstance(mixes, list) else [mixes]):
-                arrays[f"{name}_{c}_weights"] = m.weights
-                arrays[f"{name}_{c}_means"] = m.means
-                arrays[f"{name}_{c}_covariances"] = m.covariances
-        if self.y_type == "categorical":
-            arrays["class_prior"] = self.class_prior_
-        header["arrays_sha256"] = _arrays_sha256(arrays)
-        arrays["header"] = np.array(json.dumps(_jsonable(header)))
-        with open(path, "wb") as f:
-            np.savez(f, **arrays)
+        from ._persist import save_model
+
+        save_model(self, path)
 
     @classmethod
-    def load(cls, path):
-        """Load a model written by ``save``.
+    def load(cls, path, **limits):
+        """Load a model written by ``save``, validating every field before any is used.
 
         Parameters
         ----------
         path : str or path-like
             An .npz file written by :meth:`save`. It is read without pickle, so loading
             executes nothing from the file.
+        **limits : int
+            Raise a limit to load a larger file you trust: ``max_file_bytes`` (64 MiB),
+            ``max_header_bytes`` (1 MiB), ``max_json_depth`` (32), ``max_components``
+            (1000 per mixture), ``max_dimensions`` (100), ``max_classes`` (10000),
+            ``max_mc_samples`` (10**7).
 
         Returns
         -------
         GMMMI
             The fitted model, without its data: ``estimate()`` needs ``n_bootstrap=0``
             (or a new ``fit``).
+
+        Raises
+        ------
+        ValueError
+            For any file that is not a valid model (damaged, edited, or over a limit), with
+            a message naming the field. The header's SHA-256 detects damage, not forgery;
+            the validation is what keeps a forged file to, at worst, a wrong number.
         """
-        arrays, header = _read_model_file(path)
-        try:
-            return cls._from_arrays(arrays, header)
-        except (KeyError, TypeError, ValueError, IndexError, AttributeError, np.linalg.LinAlgError) as exc:
-            raise ValueError(f"{path} is not a valid fastmi model ({type(exc).__name__}: {exc})") from None
+        from ._persist import LoadLimits, load_model_file
 
-    @classmethod
-    def _from_arrays(cls, arrays, header):
-        params = header["params"]
-        if not isinstance(params, dict):
-            raise TypeError("params is not a JSON object")
-        est = cls(**params)
-        est.dims_ = header["dims"]
-        est.conditional_ = header.get("conditional", "z" in est.dims_)
-        est.cv_ = header["cv"]
-        est.loc_, est.scale_ = arrays["loc"], arrays["scale"]
-        # files written before copula fits and the bias correction: data space, no correction
-        est.space_ = header.get("space", "data")
-        if est.space_ not in ("data", "copula"):
-            raise ValueError(f"space must be 'data' or 'copula', got {est.space_!r}")
-        est.stage_, est._stages, est._attempts = 0, [(est.space_, False)], []
-        est.n_samples_ = header.get("n_samples")
-        if est.n_samples_ is not None and (not isinstance(est.n_samples_, int) or est.n_samples_ < 2):
-            raise ValueError(f"n_samples must be an int >= 2, got {est.n_samples_!r}")
-        est._streams = Streams(np.random.SeedSequence(header["seed_entropy"]))
-        est._warnings = []
-
-        def mixes(name):
-            out, c = [], 0
-            while f"{name}_{c}_weights" in arrays:
-                out.append(Mixture(*(arrays[f"{name}_{c}_{p}"] for p in ("weights", "means", "covariances"))))
-                c += 1
-            return out
-
-        est._final, est._warm = mixes("final"), mixes("warm")
-        for m in est._final + est._warm:
-            k, d = m.means.shape
-            if m.weights.shape != (k,) or m.covariances.shape != (k, d, d) or k < 1:
-                raise ValueError(f"mixture arrays of inconsistent shapes {m.weights.shape}, {m.means.shape}, "
-                                 f"{m.covariances.shape}")
-        if not est._final or len(est._final) != len(est._warm):
-            raise ValueError("missing mixture arrays")
-        if est.y_type == "categorical":
-            est.classes_ = np.array(header["classes"])
-            est.class_prior_ = arrays["class_prior"]
-            est.n_components_ = {cl: m.n_components for cl, m in zip(header["classes"], est._warm)}
-        else:
-            est._final, est._warm = est._final[0], est._warm[0]
-            est.n_components_ = est._warm.n_components
-        est._set_public_params()
-        est.bootstrap_params_ = None
-        return est
+        return load_model_file(cls, path, LoadLimits.from_kwargs(**limits))
 
 
-def load_model(path):
+def load_model(path, **limits):
     """Load a fitted ``GMMMI`` saved with ``GMMMI.save``.
 
     Parameters
     ----------
     path : str or path-like
         The .npz file.
+    **limits : int
+        Limits on the file's size and cost; see :meth:`GMMMI.load`.
 
     Returns
     -------
     GMMMI
         See :meth:`GMMMI.load`.
     """
-    return GMMMI.load(path)
+    return GMMMI.load(path, **limits)
 
 
 def gmm_mutual_info(x, y, **kwargs):

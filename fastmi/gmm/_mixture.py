@@ -52,7 +52,10 @@ class Mixture:
 def affine_params(means, covariances, loc, scale):
     """Means (..., d) and covariances (..., d, d) of ``loc + scale * x``, scale per column."""
     s = np.asarray(scale, dtype=np.float64)
-    return loc + means * s, covariances * s[:, None] * s[None, :]
+    # for data above ~1e154 the covariances in the input's units exceed float64 (inf); the MI is
+    # integrated in standardised units and does not use them
+    with np.errstate(over="ignore", invalid="ignore"):
+        return loc + means * s, covariances * s[:, None] * s[None, :]
 
 
 @dataclass

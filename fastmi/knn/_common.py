@@ -13,6 +13,7 @@ import numpy as np
 from scipy.special import digamma
 
 from .. import _ksg_cy
+from .._scaling import check_span, power_of_two_scale
 from .._subsample import check_common
 from .._validation import check_bool, check_continuous, check_float, check_int, check_rng, check_same_length
 
@@ -41,36 +42,60 @@ def _exact_mean_std(a, n_threads=1):
     ``math.fsum``, computed in the Cython kernel): they do not depend on the row order and
     are odd/even under negation and exact under power-of-two scaling, so the standardised
     values -- and the neighbour counts, which compare them exactly -- inherit those
-    invariances. Infinite where a sum overflows (the caller reports it)."""
+    invariances. ``a`` must be pre-scaled (|a| < 2), so that no sum overflows."""
     n = a.shape[0]
-    try:
-        mean = _ksg_cy.exact_column_sums(a, None, n_threads) / n
-        std = np.sqrt(_ksg_cy.exact_column_sums(a, mean, n_threads) / (n - 1))
-    except OverflowError:
-        return np.full(a.shape[1], np.inf), np.full(a.shape[1], np.inf)
+    mean = _ksg_cy.exact_column_sums(a, None, n_threads) / n
+    std = np.sqrt(_ksg_cy.exact_column_sums(a, mean, n_threads) / (n - 1))
     return mean, std
 
 
-def _prepare(arrays, names, standardize, amplitude, rng, n_threads=1):
+def _prepare(arrays, names, standardize, amplitude, rng, n_threads=1, with_unit=False):
     """Standardise each column (mean 0, std 1) and add the seeded jitter. The columns of all
-    the arrays are summed together, one thread per column."""
+    the arrays are summed together, one thread per column.
+
+    Scale first: each column (standardize=True), or all the arrays together (standardize=False,
+    where the relative scale of x and y matters), is divided by a power of two near its largest
+    magnitude. That is exact, so the standardised values and the neighbour counts are those of
+    the unscaled computation wherever that one does not overflow, and nothing overflows or
+    underflows anywhere in the float64 range (the unstandardised data come back in those
+    power-of-two units, which leaves every neighbour count unchanged). The jitter is drawn in
+    the input's units and scaled the same way. ``with_unit=True`` also returns that power of
+    two (1 when standardising): the returned arrays are the input's divided by it."""
     if standardize:
-        with np.errstate(over="ignore", invalid="ignore"):
-            mean, std = _exact_mean_std(np.ascontiguousarray(np.hstack(arrays)), n_threads)
+        stacked = np.ascontiguousarray(np.hstack(arrays))
+        p = power_of_two_scale(stacked, axis=0)
+        scaled = np.ascontiguousarray(stacked / p)
+        mean, std = _exact_mean_std(scaled, n_threads)
         edges = np.cumsum([0] + [a.shape[1] for a in arrays])
+    else:
+        p_all = max(float(power_of_two_scale(a, axis=None)) for a in arrays)
     out = []
     for k, (a, name) in enumerate(zip(arrays, names)):
         if standardize:
-            m, s = mean[edges[k]:edges[k + 1]], std[edges[k]:edges[k + 1]]
-            with np.errstate(over="ignore", invalid="ignore"):
-                a = (a - m) / s
-            if not (np.isfinite(m).all() and np.isfinite(s).all() and np.isfinite(a).all()):
-                raise ValueError(f"{name} overflows when standardised (values near the float64 limit); rescale it")
+            sl = slice(edges[k], edges[k + 1])
+            m, s = mean[sl], std[sl]
+            if not np.all(s > 0.0):
+                raise ValueError(f"{name} has column(s) {np.flatnonzero(~(s > 0.0)).tolist()} whose spread "
+                                 "underflows at float64 precision (values that differ only below the rounding of "
+                                 "their magnitude); it cannot be standardised")
+            check_span(scaled[:, sl], name)
+            a = (scaled[:, sl] - m) / s
+        else:
+            a = a / p_all
+            check_span(a, name if len(arrays) == 1 else f"{name} (unstandardised, in the units of {', '.join(names)})")
         if amplitude > 0.0:
-            scale = amplitude * np.maximum(1.0, np.abs(a).mean(axis=0))
+            # amplitude * max(1, mean |a|) in the input's units, computed in the scaled ones
+            scale = amplitude * np.maximum(1.0 if standardize else 1.0 / p_all, np.abs(a).mean(axis=0))
             a = a + scale * rng.standard_normal(a.shape)
         out.append(np.ascontiguousarray(a, dtype=np.float64))
-    return out
+    unit = 1.0
+    if not standardize:
+        unit = p_all
+        if amplitude > 0.0:  # the jitter may dominate tiny data: back to |a| < 1, exactly
+            p2 = max(float(power_of_two_scale(a, axis=None)) for a in out)
+            out = [np.ascontiguousarray(a / p2) for a in out]
+            unit = p_all * p2
+    return (out, unit) if with_unit else out
 
 
 def _mean_digamma(counts):
@@ -162,7 +187,8 @@ def setup(arrays, names, *, k, standardize, jitter, n_bootstrap, subsample, rng,
 
     Returns ``(arrays, ctx)``: the standardised, jittered float64 arrays, and a dict with
     ``n``, ``k``, ``n_threads``, ``n_bootstrap``, ``m`` (subsample size), ``amplitude``
-    (jitter) and ``rng`` (the Generator). ``k_limit=False`` leaves the check of k to the
+    (jitter), ``rng`` (the Generator) and ``data_unit`` (with ``standardize=False`` the arrays
+    are the input's divided by this power of two; see ``_prepare``). ``k_limit=False`` leaves the check of k to the
     caller (the Ross estimator bounds it by the class sizes).
     """
     standardize = check_bool(standardize, "standardize")
@@ -173,6 +199,6 @@ def setup(arrays, names, *, k, standardize, jitter, n_bootstrap, subsample, rng,
     n_threads, n_bootstrap, m, why = check_common(unit, n_jobs, n_bootstrap, subsample, n, k + 1, "it must exceed k")
     amplitude = _jitter_amplitude(jitter)
     gen = check_rng(rng)
-    arrays = _prepare(arrays, names, standardize, amplitude, gen, n_threads)
+    arrays, data_unit = _prepare(arrays, names, standardize, amplitude, gen, n_threads, with_unit=True)
     return arrays, {"n": n, "k": k, "n_threads": n_threads, "n_bootstrap": n_bootstrap, "m": m, "why": why,
-                    "amplitude": amplitude, "rng": gen}
+                    "amplitude": amplitude, "rng": gen, "data_unit": data_unit}

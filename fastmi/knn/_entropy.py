@@ -150,11 +150,15 @@ def knn_entropy(x, *, k=3, metric="max", jitter=False, n_bootstrap=None, subsamp
     (x,), c = setup([x], "x", k=k, standardize=False, jitter=jitter, n_bootstrap=n_bootstrap,
                     subsample=subsample, rng=rng, n_jobs=n_jobs, unit=unit)
     k, n_threads = c["k"], c["n_threads"]
+    # x comes in units of a power of two near its largest magnitude (no over- or underflow in the
+    # distances); H(x) = H(x / u) + d log u
+    shift = x.shape[1] * math.log(c["data_unit"])
     point, n_zero = _entropy_value(x, k, metric, n_threads)
+    point += shift
     _warn_zero(n_zero, c["n"], "entropy")
     diagnostics = {"k": k, "n_samples": c["n"], "dim": x.shape[1], "metric": metric, "jitter": c["amplitude"],
                    "n_tied": n_zero, "n_threads": n_threads}
-    return subsampled_result(lambda a: _entropy_value(a, k, metric, n_threads)[0], [x], point,
+    return subsampled_result(lambda a: _entropy_value(a, k, metric, n_threads)[0] + shift, [x], point,
                              n_bootstrap=c["n_bootstrap"], m=c["m"], why=c["why"], rng=c["rng"], unit=unit,
                              method="knn", diagnostics=diagnostics, quantity="entropy")
 

@@ -28,7 +28,11 @@ import os
 
 import numpy as np
 
+from .._jsonsafe import loads_bounded
 from .._result import MIResult
+
+#: deepest JSON nesting read from a checkpoint (the encoding doubles a result's depth, which is < 20)
+_MAX_DEPTH = 100
 
 FORMAT = "fastmi.checkpoint"
 VERSION = 1
@@ -81,7 +85,10 @@ def decode(obj):
         raise ValueError(f"unexpected value {str(obj)[:60]!r}")
     (tag, v), = obj.items()
     if tag == "f":
-        return float.fromhex(v)
+        try:
+            return float.fromhex(v)
+        except (OverflowError, TypeError) as exc:  # '0x1p+99999' overflows
+            raise ValueError(f"bad float {str(v)[:30]!r} ({exc})") from None
     if tag == "a":
         dt, shape, data = v
         shape = tuple(int(n) for n in shape)
@@ -216,7 +223,7 @@ class Checkpoint:
         if not lines:
             raise self._bad("no complete header line (empty or truncated file); delete it to start over")
         try:
-            header = json.loads(lines[0].decode())
+            header = loads_bounded(lines[0].decode(), "the header", _MAX_DEPTH)
             ok = (isinstance(header, dict) and header.get("format") == FORMAT and isinstance(header.get("fingerprint"), dict))
         except (UnicodeDecodeError, ValueError):
             ok = False
@@ -241,7 +248,7 @@ class Checkpoint:
             if not line:
                 continue
             try:
-                rec = json.loads(line.decode())
+                rec = loads_bounded(line.decode(), "the record", _MAX_DEPTH)
                 digest = rec.pop("sha256")
                 if digest != _sha(rec):
                     raise ValueError("checksum mismatch")

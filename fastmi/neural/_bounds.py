@@ -106,6 +106,15 @@ def _split(n, test_size, batch_size, gen):
     return train, test[: n_batches * b].reshape(n_batches, b)
 
 
+def _float32(z, name):
+    """Standardised data as float32, the critics' precision; a ValueError naming ``name`` where
+    overflows."""
+    out = z.astype(np.float32)
+    if not np.isfinite(out).all():
+        raise ValueError(f"{name} is not finite once standardised and cast to float32; rescale it")
+    return out
+
+
 def _fit(kind, x, y, *, critic, hidden, embed_dim, n_layers, batch_size, lr, weight_decay, max_epochs, patience,
          test_size, ema, device, rng, n_threads, unit):
     torch = require_torch()
@@ -114,8 +123,8 @@ def _fit(kind, x, y, *, critic, hidden, embed_dim, n_layers, batch_size, lr, wei
     dev = resolve_device(device)
     gen = check_rng(rng)
     n = x.shape[0]
-    xs = standardize(x)[0].astype(np.float32)
-    ys = standardize(y)[0].astype(np.float32)
+    xs = _float32(standardize(x, name="x")[0], "x")
+    ys = _float32(standardize(y, name="y")[0], "y")
     train, batches = _split(n, test_size, batch_size, gen)
     seed = torch_seed(gen)
     with seeded(seed, dev, n_threads):

@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import importlib
 
+import numpy as np
+
 
 INSTALL = 'pip install "fastmi[torch]"'
 
@@ -53,10 +55,21 @@ def seeded(seed, device, n_threads=None):
             torch.set_num_threads(old_threads)
 
 
-def standardize(a, axis=0):
+def standardize(a, axis=0, name=None):
     """``a`` standardised to mean 0 and std 1 over ``axis`` (constant slices are left
     centred); returns ``(standardised, mean, std)``, the statistics with ``keepdims``."""
-    mean = a.mean(axis=axis, keepdims=True)
-    std = a.std(axis=axis, keepdims=True)
+    # scale first (by a power of two near the largest magnitude: exact), then centre, so that
+    # neither the mean nor the squares over- or underflow anywhere in the float64 range
+    a = np.asarray(a, dtype=np.float64)
+    _, e = np.frexp(np.max(np.abs(a), axis=axis, keepdims=True))
+    p = np.ldexp(1.0, np.minimum(e, 1023))
+    b = a / p
+    if name is not None:  # refuse data whose small values would lose bits next to the large ones
+        from .._scaling import check_span
+
+        check_span(b, name)
+    mean = b.mean(axis=axis, keepdims=True)
+    std = b.std(axis=axis, keepdims=True)
     std[std == 0] = 1.0
-    return (a - mean) / std, mean, std
+    with np.errstate(over="ignore"):
+        return (b - mean) / std, mean * p, std * p
