@@ -9,7 +9,7 @@ import numpy as np
 from scipy.special import digamma
 
 from .. import _ksg_cy
-from .._subsample import _doc, check_common, subsampled_result
+from .._subsample import Partition, _doc, check_common, partition_plan, subsampled_result
 from .._validation import (check_bool, check_class_labels, check_conditioning, check_continuous, check_int, check_rng,
                            check_same_length)
 from ._common import (_LEAFSIZE, _ROSS_TIE_ADVICE, _Presort, _count_within, _jitter_amplitude, _mean_digamma,
@@ -262,10 +262,20 @@ def _categorical_setup(arrays, labels, *, k, standardize, jitter, min_class_size
     if k >= counts.max():
         raise ValueError(f"k={k} must be smaller than the size of the largest class ({int(counts.max())})")
     n_threads, n_bootstrap, m, why = check_common(unit, n_jobs, n_bootstrap, subsample, n, 2 * classes.size,
-                                                  "it needs two rows per class")
+                                                  "it needs two rows per class", partition=True)
     amplitude = _jitter_amplitude(jitter)
     strata = None
-    if n_bootstrap:
+    if isinstance(m, Partition):
+        # every piece keeps the class proportions, with two rows of each class and k + 1 of the largest
+        low = [max(2, k + 1) if c == counts.max() else 2 for c in counts]
+        m = partition_plan([(int(c), lo) for c, lo in zip(counts, low)])
+        if m is None:
+            n_bootstrap, m, why = check_common(unit, n_jobs, None, None, n, 2 * classes.size,
+                                               "it needs two rows per class")[1:]
+        else:
+            n_bootstrap = m.pieces * m.repeats
+            strata = [(np.flatnonzero(codes == c), None) for c in range(classes.size)]
+    if n_bootstrap and strata is None:
         members = [np.flatnonzero(codes == c) for c in range(classes.size)]
         sizes = [min(s.size, max(2, int(round(s.size * m / n)))) for s in members]
         m = int(sum(sizes))
