@@ -15,6 +15,10 @@ from ._validation import (check_bool, check_class_labels, check_conditioning, ch
                           check_same_length)
 
 
+#: smallest subsample: the ranks of fewer rows are too often exactly concordant (infinite GCMI)
+_MIN_SUBSAMPLE = 10
+
+
 def _gauss_entropy(u, bias_correct):
     """Entropy of a Gaussian with the sample covariance (ddof=1) of the columns of ``u``, up to
     the additive constant ``d/2 * log(2 pi e)`` (it cancels in every MI below); with
@@ -26,6 +30,9 @@ def _gauss_entropy(u, bias_correct):
     try:
         chol = np.linalg.cholesky(cov)
     except np.linalg.LinAlgError:
+        return -math.inf
+    # a column explained by the others up to rounding (1 - R^2 < 1e-12): singular, not a huge finite value
+    if np.any(np.diag(chol) ** 2 < 1e-12 * np.diag(cov)):
         return -math.inf
     h = float(np.sum(np.log(np.diag(chol))))  # 0.5 log det
     if bias_correct:
@@ -153,9 +160,12 @@ def gcmi_mutual_info(x, y, *, bias_correct=True, n_bootstrap=None, subsample=Non
     n, d = x.shape[0], x.shape[1] + y.shape[1]
     if n <= d + 1:
         raise ValueError(f"GCMI needs more samples ({n}) than dimensions plus one ({d + 1})")
-    _, n_bootstrap, m, why = check_common(unit, n_jobs, n_bootstrap, subsample, n, d + 2,
-                                          "it must exceed the dimension plus one")
+    _, n_bootstrap, m, why = check_common(unit, n_jobs, n_bootstrap, subsample, n, max(d + 2, _MIN_SUBSAMPLE),
+                                          f"at least {_MIN_SUBSAMPLE} rows and more than the dimension plus one")
     point = _finite_mi(_gcmi_value(x, y, bias_correct), "x or y")
+    if point == math.inf:
+        warnings.warn("the normal scores of (x, y) have a singular covariance (y is a monotone function of x, "
+                      "column by column): the GCMI is infinite", RuntimeWarning, stacklevel=2)
     diagnostics = {"n_samples": n, "dims": (x.shape[1], y.shape[1]), "bias_correct": bias_correct,
                    "lower_bound": True}
     return subsampled_result(lambda a, b: _gcmi_value(a, b, bias_correct), [x, y], point, n_bootstrap=n_bootstrap,
@@ -278,8 +288,8 @@ def gcmi_conditional_mutual_info(x, y, z, *, bias_correct=True, n_bootstrap=None
     n, d = x.shape[0], x.shape[1] + y.shape[1] + z.shape[1]
     if n <= d + 1:
         raise ValueError(f"GCMI needs more samples ({n}) than dimensions plus one ({d + 1})")
-    _, n_bootstrap, m, why = check_common(unit, n_jobs, n_bootstrap, subsample, n, d + 2,
-                                          "it must exceed the dimension plus one")
+    _, n_bootstrap, m, why = check_common(unit, n_jobs, n_bootstrap, subsample, n, max(d + 2, _MIN_SUBSAMPLE),
+                                          f"at least {_MIN_SUBSAMPLE} rows and more than the dimension plus one")
     point = _finite_mi(_gccmi_value(x, y, z, bias_correct), "x, y or z")
     diagnostics = {"n_samples": n, "dims": (x.shape[1], y.shape[1], z.shape[1]), "bias_correct": bias_correct}
     return subsampled_result(lambda a, b, c: _gccmi_value(a, b, c, bias_correct), [x, y, z], point,

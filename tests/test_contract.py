@@ -146,8 +146,8 @@ def test_registry_rejects_a_duplicate_and_unknown_names():
 # --------------------------------------------------------------------------- result contract
 @pytest.mark.parametrize("method", sorted(EXPECTED))
 def test_result_says_what_it_holds(method, rng):
-    x = rng.standard_normal(400)
-    y = x + rng.standard_normal(400)
+    x = rng.standard_normal(600)  # >= 2 pieces of PARTITION_MIN_ROWS for the k-NN default
+    y = x + rng.standard_normal(600)
     if method == "discrete":
         x, y = np.round(x), np.round(y)
     row = {m["name"]: m for m in fastmi.list_methods()}[method]
