@@ -50,10 +50,14 @@ def partition_plan(strata, min_rows=PARTITION_MIN_ROWS, target=PARTITION_PIECES)
 _COMMON_PARAMS = """\
     n_bootstrap : int or None, default=None
         Number of subsample replicates used for the error bar (see Notes).
-        None draws 20, which costs about ten point estimates (20 half-size
-        replicates), when the data allow subsamples of that size (else
-        none, and ``diagnostics['resampling']['why']`` says why); 0 gives
-        the point estimate only. Without replicates the result says that it
+        None gives the default error bar: for the nearest-neighbour
+        estimators, disjoint partitions into 64 pieces in all (about one
+        more point estimate's cost) when n >= 500, else 20 half-size
+        subsamples; for the plug-in estimators (discrete, gaussian, gcmi)
+        20 half-size subsamples (about ten point estimates); none when the
+        data allow neither (``diagnostics['resampling']['why']`` says why).
+        An int asks for that many subsamples; 0 gives the point estimate
+        only. Without replicates the result says that it
         has no error bar (``std`` is NaN and
         ``diagnostics['resampling']['scheme']`` is 'none').
     subsample : int or float, optional
@@ -80,7 +84,19 @@ _RESAMPLING_NOTES = """\
     centred on the full-data estimate: ``MIResult.mi`` is the full-data
     estimate (not a replicate mean), ``MIResult.std`` the standard error and
     ``MIResult.samples`` the rescaled replicates (the raw ones are in
-    ``diagnostics['resampling']['raw']``)."""
+    ``diagnostics['resampling']['raw']``).
+
+    The nearest-neighbour estimators default instead to disjoint
+    partitions (scheme 'partition', Holmes & Nemenman 2019): the rows are
+    split at random into ``P`` pieces of ``s = n // P`` rows (P up to 64,
+    s >= 250; strata keep their share in every piece), repeated until 64
+    pieces in all; the pieces' estimates are independent, and the variance
+    of the estimate scales as 1/rows, so ``std^2 = (s / n)`` times their
+    pooled within-partition variance. Its relative uncertainty,
+    ``diagnostics['resampling']['std_of_std']``, is
+    ``1 / sqrt(2 * pieces in all - 2 * repeats)``, 9 % for 64 pieces; over
+    100 data sets the mean reported std was 0.82-1.03 of the observed
+    spread (``benchmarks/calibration_knn.py``)."""
 
 
 def _doc(func):
