@@ -174,24 +174,35 @@ def _replicates(value, arrays, point, n_bootstrap, m, rng, strata=None):
     return adjusted, info
 
 
-def _partition_replicates(value, arrays, point, plan, rng, strata=None):
+def _partition_replicates(value, arrays, point, plan, rng, strata=None, n_workers=1):
     """Run ``value`` on every piece of ``plan.repeats`` random partitions (:class:`Partition`)
     and rescale the spread within each partition to the full sample size n: the pieces of one
     partition are independent estimates on ``s`` rows, and the variance of a k-NN estimate
     scales as 1/rows (Holmes & Nemenman 2019), so ``std^2 = (s / n) * pooled within-partition
-    variance``. Returns ``(adjusted, info)`` with ``np.std(adjusted, ddof=1)`` that std."""
+    variance``. Returns ``(adjusted, info)`` with ``np.std(adjusted, ddof=1)`` that std.
+
+    With ``n_workers > 1`` the pieces run concurrently, one kernel thread each
+    (``value(..., threads=1)``): pieces are small, so one thread per piece beats several
+    threads on every piece. Each piece's rows are drawn before any runs, and every kernel gives
+    the same result for any thread count, so the result does not depend on ``n_workers``."""
     n = arrays[0].shape[0]
     if strata is None:
         strata = [(np.arange(n), plan.size)]
     members = [np.asarray(s) for s, _ in strata]
     p = plan.pieces
-    raw = np.empty((plan.repeats, p))
+    pieces = []
     for r in range(plan.repeats):
         # piece j of every stratum: rows j*size .. (j+1)*size of a random order of its members
         orders = [rng.permutation(mem)[:p * size].reshape(p, size) for mem, size in zip(members, plan.sizes)]
-        for j in range(p):
-            idx = np.sort(np.concatenate([o[j] for o in orders]))
-            raw[r, j] = value(*[a[idx] for a in arrays])
+        pieces += [np.sort(np.concatenate([o[j] for o in orders])) for j in range(p)]
+    if n_workers > 1:
+        from concurrent.futures import ThreadPoolExecutor
+
+        with ThreadPoolExecutor(n_workers) as pool:
+            values = list(pool.map(lambda idx: value(*[a[idx] for a in arrays], threads=1), pieces))
+    else:
+        values = [value(*[a[idx] for a in arrays]) for idx in pieces]
+    raw = np.asarray(values, dtype=float).reshape(plan.repeats, p)
     dev = raw - raw.mean(axis=1, keepdims=True)
     total = dev.size
     pooled = float(np.sum(dev * dev)) / (plan.repeats * (p - 1))
@@ -208,15 +219,17 @@ def _partition_replicates(value, arrays, point, plan, rng, strata=None):
 
 
 def subsampled_result(value, arrays, point, *, n_bootstrap, m, rng, unit, method, diagnostics, strata=None,
-                      quantity="mi", why=None):
+                      quantity="mi", why=None, n_workers=1):
     """The :class:`MIResult` of ``point`` (nats) with its subsampling error bar: ``value(*arrays)``
     recomputes the estimate on rows of ``arrays`` (``strata`` fixes the rows drawn per class);
-    ``why`` explains a missing default error bar (see :func:`check_common`)."""
+    ``why`` explains a missing default error bar (see :func:`check_common`); ``n_workers`` runs the
+    pieces of the partition scheme concurrently (``value`` then takes ``threads=``)."""
     adjusted = np.empty(0)
     if n_bootstrap and not math.isfinite(point):  # infinite MI (y a function of x): no spread to measure
         n_bootstrap, why = 0, f"the estimate is {point}"
     if n_bootstrap and isinstance(m, Partition):
-        adjusted, diagnostics["resampling"] = _partition_replicates(value, arrays, point, m, rng, strata)
+        adjusted, diagnostics["resampling"] = _partition_replicates(value, arrays, point, m, rng, strata,
+                                                                           n_workers)
     elif n_bootstrap:
         adjusted, diagnostics["resampling"] = _replicates(value, arrays, point, n_bootstrap, m, rng, strata)
     else:

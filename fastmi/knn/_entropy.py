@@ -154,8 +154,8 @@ def knn_entropy(x, *, k=3, metric="max", jitter=False, n_bootstrap=None, subsamp
     _warn_zero(n_zero, c["n"], "entropy")
     diagnostics = {"k": k, "n_samples": c["n"], "dim": x.shape[1], "metric": metric, "jitter": c["amplitude"],
                    "n_tied": n_zero, "n_threads": n_threads}
-    return subsampled_result(lambda a: _entropy_value(a, k, metric, n_threads)[0], [x], point,
-                             n_bootstrap=c["n_bootstrap"], m=c["m"], why=c["why"], rng=c["rng"], unit=unit,
+    return subsampled_result(lambda a, threads=n_threads: _entropy_value(a, k, metric, threads)[0], [x], point,
+                             n_workers=n_threads, n_bootstrap=c["n_bootstrap"], m=c["m"], why=c["why"], rng=c["rng"], unit=unit,
                              method="knn", diagnostics=diagnostics, quantity="entropy")
 
 
@@ -266,8 +266,8 @@ def knn_kl_divergence(p_samples, q_samples, *, k=3, metric="max", jitter=False, 
     stacked = np.concatenate([x, y])
     strata = None if not n_bootstrap else [(np.arange(n), mp), (np.arange(n, n + m), mq)]
     size = plan if plan is not None else None if mp is None else mp + mq
-    result = subsampled_result(lambda s: _kl_value(s[:mp], s[mp:], k, metric, n_threads)[0], [stacked], point,
-                               n_bootstrap=n_bootstrap, m=size, why=why, rng=gen,
+    result = subsampled_result(lambda s, threads=n_threads: _kl_value(s[:mp], s[mp:], k, metric, threads)[0],
+                               [stacked], point, n_workers=n_threads, n_bootstrap=n_bootstrap, m=size, why=why, rng=gen,
                                unit=unit, method="knn", diagnostics=diagnostics, strata=strata, quantity="kl")
     if result.diagnostics["resampling"]["scheme"] in ("subsample", "partition"):
         result.diagnostics["resampling"]["sizes"] = {"p": mp, "q": mq}

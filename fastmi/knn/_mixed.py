@@ -175,8 +175,8 @@ def mixed_mutual_info(x, y, *, k=3, standardize=True, n_bootstrap=None, subsampl
     k, n_threads = c["k"], c["n_threads"]
     point = _mixed_value(x, y, k, n_threads)
     diagnostics = {"k": k, "n_samples": c["n"], "standardize": bool(standardize), "n_threads": n_threads}
-    return subsampled_result(lambda a, b: _mixed_value(a, b, k, n_threads), [x, y], point,
-                             n_bootstrap=c["n_bootstrap"], m=c["m"], why=c["why"], rng=c["rng"], unit=unit,
+    return subsampled_result(lambda a, b, threads=n_threads: _mixed_value(a, b, k, threads), [x, y], point,
+                             n_workers=n_threads, n_bootstrap=c["n_bootstrap"], m=c["m"], why=c["why"], rng=c["rng"], unit=unit,
                              method="mixed", diagnostics=diagnostics)
 
 
@@ -236,8 +236,8 @@ def categorical_ksg_mutual_info(x, labels, *, k=3, standardize=True, jitter=Fals
     point, tied = _ross_value(x, codes, k, n_threads)
     _warn_ties(tied, c["n"], "the Ross estimator", _ROSS_TIE_ADVICE)
     diagnostics = {**c["diagnostics"], "n_tied": tied}
-    return subsampled_result(lambda a, b: _ross_value(a, b, k, n_threads)[0], [x, codes], point,
-                             n_bootstrap=c["n_bootstrap"], m=c["m"], why=c["why"], rng=c["rng"], unit=unit,
+    return subsampled_result(lambda a, b, threads=n_threads: _ross_value(a, b, k, threads)[0], [x, codes], point,
+                             n_workers=n_threads, n_bootstrap=c["n_bootstrap"], m=c["m"], why=c["why"], rng=c["rng"], unit=unit,
                              method="ksg-ross", diagnostics=diagnostics, strata=c["strata"])
 
 
@@ -372,6 +372,6 @@ def categorical_ksg_conditional_mutual_info(x, labels, z, *, k=3, standardize=Tr
     point, tied = _ross_cmi_value(x, z, codes, k, n_threads)
     _warn_ties(tied, c["n"], "the Ross estimator", _ROSS_TIE_ADVICE)
     diagnostics = {**c["diagnostics"], "n_tied": tied, "dims_z": int(z.shape[1])}
-    return subsampled_result(lambda a, b, d: _ross_cmi_value(a, b, d, k, n_threads)[0], [x, z, codes], point,
-                             n_bootstrap=c["n_bootstrap"], m=c["m"], why=c["why"], rng=c["rng"], unit=unit,
+    return subsampled_result(lambda a, b, d, threads=n_threads: _ross_cmi_value(a, b, d, k, threads)[0], [x, z, codes],
+                             point, n_workers=n_threads, n_bootstrap=c["n_bootstrap"], m=c["m"], why=c["why"], rng=c["rng"], unit=unit,
                              method="ksg-ross-cmi", diagnostics=diagnostics, strata=c["strata"], quantity="cmi")
