@@ -17,12 +17,13 @@ def mutual_info(x, y, *, method="gmm", y_type="continuous", clip=False, **kwargs
     y : array-like of shape (n_samples,) or (n_samples, dy)
         Samples of Y: continuous, or category labels of any type when
         ``y_type='categorical'``.
-    method : {'gmm', 'ksg', 'ksg2', 'mixed', 'discrete', 'gaussian'}, default='gmm'
+    method : {'gmm', 'ksg', 'ksg2', 'mixed', 'discrete', 'gaussian', 'gcmi'}, default='gmm'
         Estimator. 'gmm' is GMM-MI (Piras et al. 2023); 'ksg'/'ksg2' are
         Kraskov et al. (2004) algorithms 1 and 2; 'mixed' is Gao et al.
         (2017) for mixed discrete-continuous data; 'discrete' is the plug-in
         estimator with Miller-Madow correction; 'gaussian' is the closed form
-        under a joint-Gaussian assumption.
+        under a joint-Gaussian assumption; 'gcmi' is the Gaussian-copula
+        lower bound (Ince et al. 2017).
     y_type : {'continuous', 'categorical'}, default='continuous'
         With 'categorical', 'gmm' fits one mixture per class (empirical class
         prior) and 'ksg' uses Ross (2014).

@@ -13,7 +13,7 @@ from ._api import conditional_mutual_info, mutual_info
 from ._config import resolve_n_jobs, thread_map
 from ._result import MIResult
 from ._streams import root_seed
-from ._validation import check_choice, check_int
+from ._validation import check_choice, check_int, check_labels
 
 #: rows per stratum of z that the conditional test aims for (Runge 2018 uses a few tens)
 ROWS_PER_STRATUM = 50
@@ -201,6 +201,8 @@ def permutation_test(x, y, *, method="ksg", n_permutations=199, rng=None, z=None
         raise ValueError("n_strata sets the strata of z for the conditional test: pass z as well")
     if n_strata is not None:
         n_strata = check_int(n_strata, "n_strata", low=1)
+    if y_type == "categorical":
+        check_labels(y, "y")  # here, so that the message names this function's argument
     root = root_seed(rng)
     stat_seed = child_seed(root, 0)
     if z is None:

@@ -48,7 +48,7 @@ class Method:
     point : str
         What ``MIResult.mi`` holds.
     error_bars : str
-        How ``MIResult.std`` is made by default ('bootstrap', 'subsample' or 'none').
+        How ``MIResult.std`` is made by default ('bootstrap', 'partition', 'subsample' or 'none').
     cheap : bool
         A pair takes milliseconds (the MI matrix batches many pairs per task).
     defaults : dict
@@ -228,13 +228,13 @@ register(Method(
 register(Method(
     "ksg", _KNN, "ksg_mutual_info", categorical="categorical_ksg_mutual_info",
     conditional="ksg_conditional_mutual_info", categorical_conditional="categorical_ksg_conditional_mutual_info",
-    defaults={"variant": 1}, benchmark=True,
+    defaults={"variant": 1}, benchmark=True, error_bars="partition",
     summary="KSG algorithm 1 (Kraskov et al. 2004); Ross (2014) for categorical y; Frenzel-Pompe CMI"))
 register(Method(
-    "ksg2", _KNN, "ksg_mutual_info", defaults={"variant": 2},
+    "ksg2", _KNN, "ksg_mutual_info", defaults={"variant": 2}, error_bars="partition",
     summary="KSG algorithm 2 (Kraskov et al. 2004)"))
 register(Method(
-    "mixed", _KNN, "mixed_mutual_info", data="mixed",
+    "mixed", _KNN, "mixed_mutual_info", data="mixed", error_bars="partition",
     summary="Gao, Kannan, Oh & Viswanath (2017) for mixed discrete-continuous data"))
 register(Method(
     "discrete", "fastmi._plugin", "discrete_mutual_info", conditional="discrete_conditional_mutual_info",
@@ -243,7 +243,11 @@ register(Method(
     "gaussian", "fastmi._plugin", "gaussian_mutual_info",
     summary="closed form under a joint-Gaussian assumption (a baseline)"))
 register(Method(
-    "knn", _KNN, entropy="knn_entropy", kl="knn_kl_divergence",
+    "gcmi", "fastmi._gcmi", "gcmi_mutual_info", categorical="gcmi_categorical_mutual_info",
+    conditional="gcmi_conditional_mutual_info",
+    summary="Gaussian-copula MI (Ince et al. 2017): Gaussian MI of normal scores; a lower bound on the MI"))
+register(Method(
+    "knn", _KNN, entropy="knn_entropy", kl="knn_kl_divergence", error_bars="partition",
     summary="Kozachenko-Leonenko (1987) entropy and Wang-Kulkarni-Verdu (2009) KL divergence, "
             "max-norm or Euclidean"))
 _NEURAL = "fastmi.neural"

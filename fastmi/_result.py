@@ -21,6 +21,8 @@ def unit_scale(unit):
 SCHEMES = {
     "bootstrap": "rows resampled with replacement and the estimator rerun on each replicate",
     "subsample": "rows subsampled without replacement, replicates rescaled to the full-sample spread",
+    "partition": "rows split at random into disjoint pieces, the spread of the piece estimates rescaled to the "
+                 "full sample size (Holmes & Nemenman 2019)",
     "none": "no replicates: the result has no error bar (std is NaN)",
     "held-out batches": "a trained critic evaluated on disjoint held-out batches (neural bounds); std is the "
                         "standard error of the batch mean",
@@ -51,7 +53,10 @@ class MIResult:
     categorical, CMI,              (GMM-MI's paper)                    with the shared MC error and
     entropy, KL forms)                                                 (MI, CMI) the misfit error
                                                                        in quadrature
-    ksg, ksg2, mixed,  subsample   the full-sample estimate            std of the replicates rescaled
+    ksg, ksg2, mixed,  partition   the full-sample estimate            spread of estimates on disjoint
+    knn (k-NN                                                          pieces, rescaled by
+    defaults)                                                          sqrt(piece size / n)
+    ksg, ..., gcmi,    subsample   the full-sample estimate            std of the replicates rescaled
     discrete,                                                          to the full-sample spread
     gaussian                                                           (delete-d jackknife)
     infonce, nwj,      held-out    mean of the bound over disjoint     standard error of that mean

@@ -42,7 +42,8 @@ def test_list_methods_lists_every_estimator_with_its_capabilities():
     assert by_name["gmm"]["error_bars"] == "bootstrap" and by_name["gmm"]["point"] == "bootstrap mean"
     assert by_name["ksg"]["categorical_y"] and by_name["ksg"]["conditional"]
     assert not by_name["ksg2"]["conditional"] and not by_name["gaussian"]["categorical_y"]
-    assert {by_name[m]["error_bars"] for m in EXPECTED - {"gmm"}} == {"subsample"}
+    assert {by_name[m]["error_bars"] for m in ("ksg", "ksg2", "mixed", "knn")} == {"partition"}
+    assert {by_name[m]["error_bars"] for m in ("discrete", "gaussian", "gcmi")} == {"subsample"}
     assert by_name["discrete"]["data"] == "discrete" and by_name["mixed"]["data"] == "mixed"
     assert all(m["available"] for m in table if m["install"] is None)  # only optional extras may be missing
     text = repr(table)
@@ -88,7 +89,7 @@ def test_every_method_runs_through_the_command_line(method, rng, tmp_path):
                            "--method", method, "--json", *extra], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     out = json.loads(proc.stdout)
-    assert math.isfinite(out["mi"]) and out["diagnostics"]["resampling"]["scheme"] in ("bootstrap", "subsample")
+    assert math.isfinite(out["mi"]) and out["diagnostics"]["resampling"]["scheme"] in ("bootstrap", "subsample", "partition")
 
 
 def test_cli_option_that_the_method_does_not_take_names_the_methods_that_do(rng, tmp_path):
@@ -136,7 +137,7 @@ def test_registry_rejects_a_duplicate_and_unknown_names():
         _registry.register(_registry.Method("ksg", "fastmi.knn", "ksg_mutual_info"))
     with pytest.raises(ValueError, match="method must be one of"):
         fastmi.mutual_info([1.0, 2.0, 3.0], [1.0, 2.0, 4.0], method="nope")
-    with pytest.raises(ValueError, match=r"conditional MI is supported by methods \['discrete', 'gmm', 'ksg'\], not 'gaussian'"):
+    with pytest.raises(ValueError, match=r"conditional MI is supported by methods \['discrete', 'gcmi', 'gmm', 'ksg'\], not 'gaussian'"):
         fastmi.conditional_mutual_info([1.0, 2.0, 3.0], [1.0, 2.0, 4.0], [0.0, 1.0, 0.5], method="gaussian")
     with pytest.raises(ValueError, match="method='ksg2' fixes variant=2"):
         fastmi.mutual_info(np.arange(10.0), np.arange(10.0) ** 2, method="ksg2", variant=1)
@@ -145,8 +146,8 @@ def test_registry_rejects_a_duplicate_and_unknown_names():
 # --------------------------------------------------------------------------- result contract
 @pytest.mark.parametrize("method", sorted(EXPECTED))
 def test_result_says_what_it_holds(method, rng):
-    x = rng.standard_normal(400)
-    y = x + rng.standard_normal(400)
+    x = rng.standard_normal(600)  # >= 2 pieces of PARTITION_MIN_ROWS for the k-NN default
+    y = x + rng.standard_normal(600)
     if method == "discrete":
         x, y = np.round(x), np.round(y)
     row = {m["name"]: m for m in fastmi.list_methods()}[method]

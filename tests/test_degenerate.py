@@ -130,6 +130,7 @@ PERFECT = {
     "mixed": _perfect_large,
     "discrete": _perfect_discrete,
     "gaussian": _perfect_gaussian,
+    "gcmi": _perfect_gaussian,
     **{m: _perfect_neural for m in METHODS if _registry.get(m).extra == "torch"},
 }
 

@@ -216,7 +216,7 @@ def test_kl_of_gaussians(rng, metric):
 
 
 # ----------------------------------------------------------------- results and error bars
-def test_results_have_subsample_error_bars_by_default(rng):
+def test_results_have_partition_error_bars_by_default(rng):
     x = rng.standard_normal((3000, 2))
     y = 0.5 + rng.standard_normal((2000, 2))
     h = fastmi.entropy(x, rng=3)
@@ -224,10 +224,16 @@ def test_results_have_subsample_error_bars_by_default(rng):
     for r, quantity in ((h, "entropy"), (kl, "kl")):
         info = r.diagnostics["resampling"]
         assert r.method == "knn" and r.quantity == quantity
-        assert info["scheme"] == "subsample" and info["n_replicates"] == r.samples.size == 20
+        assert info["scheme"] == "partition" and info["n_replicates"] == r.samples.size >= 64
+        assert r.std == pytest.approx(np.std(r.samples, ddof=1), rel=1e-12)
         assert math.isfinite(r.std) and 0 < r.std < 0.1
-    assert kl.diagnostics["resampling"]["sizes"] == {"p": 1500, "q": 1000}
-    assert h.diagnostics["resampling"]["size"] == 1500
+    # 5000 rows in all: 20 pieces of 150 P-rows and 100 Q-rows, 4 partitions; 3000 rows: 12 x 250, 6 partitions
+    assert kl.diagnostics["resampling"]["sizes"] == {"p": 150, "q": 100}
+    assert (kl.diagnostics["resampling"]["pieces"], kl.diagnostics["resampling"]["repeats"]) == (20, 4)
+    assert h.diagnostics["resampling"]["size"] == 250 and h.diagnostics["resampling"]["repeats"] == 6
+    sub = fastmi.kl_divergence(x, y, rng=3, metric="euclidean", subsample=0.5)
+    assert sub.diagnostics["resampling"]["scheme"] == "subsample" and sub.samples.size == 20
+    assert sub.diagnostics["resampling"]["sizes"] == {"p": 1500, "q": 1000}
     # the point estimate is the full-sample one, replicates are reproducible, bits scale
     assert h.mi == fastmi.entropy(x, n_bootstrap=0).mi
     np.testing.assert_array_equal(fastmi.entropy(x, rng=3).samples, h.samples)

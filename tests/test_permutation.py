@@ -104,7 +104,7 @@ def test_strata_of_z():
 def test_categorical_y():
     rng = np.random.default_rng(4)
     labels = rng.integers(0, 2, 400)
-    x = rng.standard_normal(400) + 0.8 * labels
+    x = rng.standard_normal(400) + 1.5 * labels
     res = fastmi.permutation_test(x, labels, y_type="categorical", n_permutations=19, rng=0)
     assert res.pvalue == pytest.approx(1 / 20)
     res0 = fastmi.permutation_test(rng.standard_normal(400), labels, y_type="categorical", n_permutations=19, rng=0)
@@ -135,15 +135,16 @@ def test_mi_matrix_pvalues_and_significance():
     factors = rng.uniform(-1, 1, (n, 3))
     latents = np.column_stack([np.sin(3 * factors[:, 0]) + 0.2 * rng.standard_normal(n),
                                factors[:, 1] + 0.3 * rng.standard_normal(n), rng.standard_normal(n)])
-    m = fastmi.mi_matrix(latents, factors, method="ksg", n_permutations=49, rng=0, n_bootstrap=0)
+    # 199 permutations: the smallest p-value, 1/200, is below BH's first threshold 0.05 / 9
+    m = fastmi.mi_matrix(latents, factors, method="ksg", n_permutations=199, rng=0, n_bootstrap=0)
     assert m.pvalues.shape == (3, 3) and np.isfinite(m.pvalues).all()
     sig = m.significant(0.05)
     assert sig[0, 0] and sig[1, 1] and sig.sum() <= 3
     np.testing.assert_array_equal(sig, benjamini_hochberg(m.pvalues, 0.05))
     # entry (i, j) is the test of its own pair, with the pair's seed as root
-    one = fastmi.permutation_test(latents[:, 1], factors[:, 2], n_permutations=49, n_bootstrap=0,
+    one = fastmi.permutation_test(latents[:, 1], factors[:, 2], n_permutations=199, n_bootstrap=0,
                                   rng=m.pair_seed(1, 2), n_jobs=1)
-    assert m.results[1, 2].diagnostics["permutation"]["n_permutations"] == 49
+    assert m.results[1, 2].diagnostics["permutation"]["n_permutations"] == 199
     assert one.pvalue == m.pvalues[1, 2] and one.statistic.mi == m.values[1, 2]
     sym = fastmi.mi_matrix(latents, method="ksg", n_permutations=19, rng=0, n_bootstrap=0)
     s = sym.significant(0.05, correction="none")

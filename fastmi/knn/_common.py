@@ -196,7 +196,8 @@ def setup(arrays, names, *, k, standardize, jitter, n_bootstrap, subsample, rng,
     check_same_length(**dict(zip(names, arrays)))
     n = arrays[0].shape[0]
     k = _check_k(k, n) if k_limit else check_int(k, "k", low=1)
-    n_threads, n_bootstrap, m, why = check_common(unit, n_jobs, n_bootstrap, subsample, n, k + 1, "it must exceed k")
+    n_threads, n_bootstrap, m, why = check_common(unit, n_jobs, n_bootstrap, subsample, n, k + 1, "it must exceed k",
+                                               partition=True)
     amplitude = _jitter_amplitude(jitter)
     gen = check_rng(rng)
     arrays, data_unit = _prepare(arrays, names, standardize, amplitude, gen, n_threads, with_unit=True)

@@ -10,7 +10,7 @@ import numpy as np
 from scipy.special import digamma, gammaln
 
 from .. import _ksg_cy
-from .._subsample import _doc, check_common, subsampled_result
+from .._subsample import Partition, _doc, check_common, partition_plan, subsampled_result
 from .._validation import check_choice, check_continuous, check_rng
 from ._common import _LEAFSIZE, _check_k, _jitter_amplitude, _prepare, setup
 
@@ -158,8 +158,9 @@ def knn_entropy(x, *, k=3, metric="max", jitter=False, n_bootstrap=None, subsamp
     _warn_zero(n_zero, c["n"], "entropy")
     diagnostics = {"k": k, "n_samples": c["n"], "dim": x.shape[1], "metric": metric, "jitter": c["amplitude"],
                    "n_tied": n_zero, "n_threads": n_threads}
-    return subsampled_result(lambda a: _entropy_value(a, k, metric, n_threads)[0] + shift, [x], point,
-                             n_bootstrap=c["n_bootstrap"], m=c["m"], why=c["why"], rng=c["rng"], unit=unit,
+    return subsampled_result(lambda a, threads=n_threads: _entropy_value(a, k, metric, threads)[0] + shift, [x],
+                             point, n_workers=n_threads, n_bootstrap=c["n_bootstrap"], m=c["m"], why=c["why"],
+                             rng=c["rng"], unit=unit,
                              method="knn", diagnostics=diagnostics, quantity="entropy")
 
 
@@ -235,9 +236,17 @@ def knn_kl_divergence(p_samples, q_samples, *, k=3, metric="max", jitter=False, 
         raise ValueError(f"k={k} must not exceed the number of q_samples m={m}")
     default = n_bootstrap is None
     n_threads, n_bootstrap, mp, why = check_common(unit, n_jobs, n_bootstrap, subsample, n, k + 1,
-                                                   "it must exceed k")
+                                                   "it must exceed k", partition=True)
     mq = None
-    if n_bootstrap:
+    plan = None
+    if isinstance(mp, Partition):
+        # every piece holds the same share of P and of Q: k + 1 rows of P and k of Q at least
+        plan = partition_plan([(n, k + 1), (m, k)])
+        if plan is None:
+            n_bootstrap, mp, why = check_common(unit, n_jobs, None, None, n, k + 1, "it must exceed k")[1:]
+        else:
+            n_bootstrap, (mp, mq) = plan.pieces * plan.repeats, plan.sizes
+    if n_bootstrap and plan is None:
         mq = int(round(m * mp / n))
         if not k <= mq < m:
             msg = (f"q_samples subsampled at the fraction {mp}/{n} of p_samples gives m={mq} rows, which must "
@@ -261,9 +270,10 @@ def knn_kl_divergence(p_samples, q_samples, *, k=3, metric="max", jitter=False, 
     # and the sorted draw puts the P rows first
     stacked = np.concatenate([x, y])
     strata = None if not n_bootstrap else [(np.arange(n), mp), (np.arange(n, n + m), mq)]
-    result = subsampled_result(lambda s: _kl_value(s[:mp], s[mp:], k, metric, n_threads)[0], [stacked], point,
-                               n_bootstrap=n_bootstrap, m=None if mp is None else mp + mq, why=why, rng=gen,
+    size = plan if plan is not None else None if mp is None else mp + mq
+    result = subsampled_result(lambda s, threads=n_threads: _kl_value(s[:mp], s[mp:], k, metric, threads)[0],
+                               [stacked], point, n_workers=n_threads, n_bootstrap=n_bootstrap, m=size, why=why, rng=gen,
                                unit=unit, method="knn", diagnostics=diagnostics, strata=strata, quantity="kl")
-    if result.diagnostics["resampling"]["scheme"] == "subsample":
+    if result.diagnostics["resampling"]["scheme"] in ("subsample", "partition"):
         result.diagnostics["resampling"]["sizes"] = {"p": mp, "q": mq}
     return result

@@ -161,8 +161,8 @@ def ksg_mutual_info(x, y, *, variant=1, k=3, standardize=True, jitter=False, n_b
     _warn_ties(tied, c["n"], "KSG")
     diagnostics = {"k": k, "n_samples": c["n"], "variant": variant, "standardize": bool(standardize),
                    "jitter": c["amplitude"], "n_tied": tied, "n_threads": n_threads}
-    return subsampled_result(lambda a, b: _ksg_value(a, b, k, variant, n_threads)[0], [x, y], point,
-                             n_bootstrap=c["n_bootstrap"], m=c["m"], why=c["why"], rng=c["rng"], unit=unit,
+    return subsampled_result(lambda a, b, threads=n_threads: _ksg_value(a, b, k, variant, threads)[0], [x, y],
+                             point, n_workers=n_threads, n_bootstrap=c["n_bootstrap"], m=c["m"], why=c["why"], rng=c["rng"], unit=unit,
                              method="ksg" if variant == 1 else "ksg2", diagnostics=diagnostics)
 
 
@@ -219,8 +219,8 @@ def ksg_conditional_mutual_info(x, y, z, *, k=3, standardize=True, jitter=False,
     _warn_ties(tied, c["n"], "KSG")
     diagnostics = {"k": k, "n_samples": c["n"], "standardize": bool(standardize), "jitter": c["amplitude"],
                    "n_tied": tied, "n_threads": n_threads}
-    return subsampled_result(lambda a, b, d: _cmi_value(a, b, d, k, n_threads)[0], [x, y, z], point,
-                             n_bootstrap=c["n_bootstrap"], m=c["m"], why=c["why"], rng=c["rng"], unit=unit,
+    return subsampled_result(lambda a, b, d, threads=n_threads: _cmi_value(a, b, d, k, threads)[0], [x, y, z],
+                             point, n_workers=n_threads, n_bootstrap=c["n_bootstrap"], m=c["m"], why=c["why"], rng=c["rng"], unit=unit,
                              method="ksg-cmi", diagnostics=diagnostics, quantity="cmi")
 
 

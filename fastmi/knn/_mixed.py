@@ -9,7 +9,7 @@ import numpy as np
 from scipy.special import digamma
 
 from .. import _ksg_cy
-from .._subsample import _doc, check_common, subsampled_result
+from .._subsample import Partition, _doc, check_common, partition_plan, subsampled_result
 from .._validation import (check_bool, check_class_labels, check_conditioning, check_continuous, check_int, check_rng,
                            check_same_length)
 from ._common import (_LEAFSIZE, _ROSS_TIE_ADVICE, _Presort, _count_within, _jitter_amplitude, _mean_digamma,
@@ -182,8 +182,8 @@ def mixed_mutual_info(x, y, *, k=3, standardize=True, n_bootstrap=None, subsampl
     k, n_threads = c["k"], c["n_threads"]
     point = _mixed_value(x, y, k, n_threads)
     diagnostics = {"k": k, "n_samples": c["n"], "standardize": bool(standardize), "n_threads": n_threads}
-    return subsampled_result(lambda a, b: _mixed_value(a, b, k, n_threads), [x, y], point,
-                             n_bootstrap=c["n_bootstrap"], m=c["m"], why=c["why"], rng=c["rng"], unit=unit,
+    return subsampled_result(lambda a, b, threads=n_threads: _mixed_value(a, b, k, threads), [x, y], point,
+                             n_workers=n_threads, n_bootstrap=c["n_bootstrap"], m=c["m"], why=c["why"], rng=c["rng"], unit=unit,
                              method="mixed", diagnostics=diagnostics)
 
 
@@ -243,8 +243,8 @@ def categorical_ksg_mutual_info(x, labels, *, k=3, standardize=True, jitter=Fals
     point, tied = _ross_value(x, codes, k, n_threads)
     _warn_ties(tied, c["n"], "the Ross estimator", _ROSS_TIE_ADVICE)
     diagnostics = {**c["diagnostics"], "n_tied": tied}
-    return subsampled_result(lambda a, b: _ross_value(a, b, k, n_threads)[0], [x, codes], point,
-                             n_bootstrap=c["n_bootstrap"], m=c["m"], why=c["why"], rng=c["rng"], unit=unit,
+    return subsampled_result(lambda a, b, threads=n_threads: _ross_value(a, b, k, threads)[0], [x, codes], point,
+                             n_workers=n_threads, n_bootstrap=c["n_bootstrap"], m=c["m"], why=c["why"], rng=c["rng"], unit=unit,
                              method="ksg-ross", diagnostics=diagnostics, strata=c["strata"])
 
 
@@ -269,10 +269,20 @@ def _categorical_setup(arrays, labels, *, k, standardize, jitter, min_class_size
     if k >= counts.max():
         raise ValueError(f"k={k} must be smaller than the size of the largest class ({int(counts.max())})")
     n_threads, n_bootstrap, m, why = check_common(unit, n_jobs, n_bootstrap, subsample, n, 2 * classes.size,
-                                                  "it needs two rows per class")
+                                                  "it needs two rows per class", partition=True)
     amplitude = _jitter_amplitude(jitter)
     strata = None
-    if n_bootstrap:
+    if isinstance(m, Partition):
+        # every piece keeps the class proportions, with two rows of each class and k + 1 of the largest
+        low = [max(2, k + 1) if c == counts.max() else 2 for c in counts]
+        m = partition_plan([(int(c), lo) for c, lo in zip(counts, low)])
+        if m is None:
+            n_bootstrap, m, why = check_common(unit, n_jobs, None, None, n, 2 * classes.size,
+                                               "it needs two rows per class")[1:]
+        else:
+            n_bootstrap = m.pieces * m.repeats
+            strata = [(np.flatnonzero(codes == c), None) for c in range(classes.size)]
+    if n_bootstrap and strata is None:
         members = [np.flatnonzero(codes == c) for c in range(classes.size)]
         sizes = [min(s.size, max(2, int(round(s.size * m / n)))) for s in members]
         m = int(sum(sizes))
@@ -369,6 +379,6 @@ def categorical_ksg_conditional_mutual_info(x, labels, z, *, k=3, standardize=Tr
     point, tied = _ross_cmi_value(x, z, codes, k, n_threads)
     _warn_ties(tied, c["n"], "the Ross estimator", _ROSS_TIE_ADVICE)
     diagnostics = {**c["diagnostics"], "n_tied": tied, "dims_z": int(z.shape[1])}
-    return subsampled_result(lambda a, b, d: _ross_cmi_value(a, b, d, k, n_threads)[0], [x, z, codes], point,
-                             n_bootstrap=c["n_bootstrap"], m=c["m"], why=c["why"], rng=c["rng"], unit=unit,
+    return subsampled_result(lambda a, b, d, threads=n_threads: _ross_cmi_value(a, b, d, k, threads)[0], [x, z, codes],
+                             point, n_workers=n_threads, n_bootstrap=c["n_bootstrap"], m=c["m"], why=c["why"], rng=c["rng"], unit=unit,
                              method="ksg-ross-cmi", diagnostics=diagnostics, strata=c["strata"], quantity="cmi")
