@@ -18,7 +18,7 @@ CALIBRATION_COLUMNS = ("estimator", "runs", "with_std", "flagged", "coverage_1",
 def calibration_suite():
     """The distributions :func:`calibration` uses by default: the hard families
     (``HARD_SUITE``) and the continuous presets (``PRESETS``)."""
-    from ._distributions import get_distribution
+    from ._catalog import get_distribution
 
     names = [k for k in PRESETS if get_distribution(k).y_type == "continuous"] + list(HARD_SUITE)
     return {k: get_distribution(k) for k in names}
