@@ -6,7 +6,7 @@ linear interpreter g = h o Phi is trained to reproduce f's output (output fideli
 reconstructs the input from Phi (input fidelity), with L1 sparsity of Phi and the entropy-based
 conciseness/diversity term, optionally with a concept prior (near-binary, decorrelated, group-sparse
 attributes and a linear decoder); after training, the linear interpreter is refitted with group
-sparsity. ``fidelity`` and ``conciseness`` are plain NumPy functions. See DESIGN.md section 6."""
+sparsity. ``fidelity`` and ``conciseness`` are plain NumPy functions. User guide: docs/guide/neural.rst."""
 from __future__ import annotations
 
 import numpy as np

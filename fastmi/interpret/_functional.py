@@ -9,7 +9,7 @@ with equality when f = exp(a . x). The per-feature terms FI_i = 1/2 E_mu[(Sigma 
 sum to the bound and say how much each feature (or group) contributes to the decision. The
 expectation is a Monte-Carlo mean over z = x + L eps, L L^T = Sigma = spread * S. Works on NumPy
 callables (central finite differences) without torch; a ``torch.nn.Module`` is differentiated
-with autograd (torch imported on first use). See DESIGN.md section 6."""
+with autograd (torch imported on first use). User guide: docs/guide/neural.rst."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
