@@ -58,7 +58,7 @@ class SmallCNN(nn.Module):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(description="Three explanations of a small CNN on synthetic images.")
     p.add_argument("--out", default=os.path.join(tempfile.gettempdir(), "interpret_small_cnn.png") if SMALL
                    else "interpret_small_cnn.png")
     p.add_argument("--n-explain", type=int, default=8 if SMALL else 40)
@@ -145,7 +145,7 @@ def main():
     for row in range(3):
         axes[row, 0].imshow(explain[row, 0], cmap="gray")
         axes[row, 0].set_axis_off()
-        axes[row, 0].set_title("input\n(patch: rows 3-6, cols 10-13)" if row == 0 else None)
+        axes[row, 0].set_title("input; patch:\nrows 3-6, cols 10-13" if row == 0 else None)
         for col, (name, m) in enumerate(maps.items(), start=1):
             plot_map(explain[row, 0], m[row], ax=axes[row, col], title=name if row == 0 else None)
     fig.savefig(args.out, dpi=100)

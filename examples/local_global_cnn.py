@@ -72,7 +72,7 @@ class Head(nn.Module):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    p = argparse.ArgumentParser(description="Local-global MI map and decision bottleneck of a small CNN.")
     p.add_argument("--n", type=int, default=512 if SMALL else 1024)
     p.add_argument("--out", default=os.path.join(tempfile.gettempdir(), "local_global_cnn.png") if SMALL
                    else "local_global_cnn.png")

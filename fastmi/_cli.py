@@ -10,6 +10,7 @@ import time
 import warnings
 
 from . import _registry
+from ._outputs import check_extra as _check_extra
 from ._outputs import check_output_paths as _check_output_paths
 
 
@@ -248,6 +249,8 @@ def _matrix(args):
         raise ValueError(f"--out must end in .csv or .json, got {args.out!r}")
     if args.scheduler and args.scheduler_file:
         raise ValueError("give --scheduler or --scheduler-file, not both")
+    if args.scheduler or args.scheduler_file:
+        _check_extra("distributed", "--scheduler needs dask.distributed: pip install 'fastmi[dask]'")
     _check_output_paths([("--out", args.out), ("--plot", args.plot), ("--checkpoint", args.checkpoint)],
                         figures=("--plot",))
     table, (as_, bs) = _read_columns(args, [("--a", args.a), ("--b", args.b)])

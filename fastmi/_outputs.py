@@ -8,8 +8,13 @@ import os
 
 def check_matplotlib():
     """An ImportError naming the extra when matplotlib is not installed."""
-    if importlib.util.find_spec("matplotlib") is None:
-        raise ImportError("plots need matplotlib: pip install 'fastmi[plot]'")
+    check_extra("matplotlib", "plots need matplotlib: pip install 'fastmi[plot]'")
+
+
+def check_extra(module, message):
+    """An ImportError with ``message`` when ``module`` (an optional dependency) is not installed."""
+    if importlib.util.find_spec(module) is None:
+        raise ImportError(message)
 
 
 def check_output_paths(paths, *, figures=()):

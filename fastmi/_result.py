@@ -44,21 +44,21 @@ class MIResult:
     ``diagnostics['resampling']``, a dict with ``scheme`` (how ``std`` and ``samples`` were
     made), ``point`` (what ``mi`` is) and ``n_replicates``:
 
-    =================  ==========  ==================================  ===============================
-    method             scheme      ``mi`` (``point``)                  ``std``
-    =================  ==========  ==================================  ===============================
-    gmm (and its       bootstrap   mean of the bootstrap replicates    replicates' std (ddof=1),
-    categorical, CMI,              (GMM-MI's paper)                    with the shared MC error and
-    entropy, KL forms)                                                 (MI, CMI) the misfit error
-                                                                       in quadrature
-    ksg, ksg2, mixed,  subsample   the full-sample estimate            std of the replicates rescaled
-    discrete,                                                          to the full-sample spread
-    gaussian                                                           (delete-d jackknife)
-    infonce, nwj,      held-out    mean of the bound over disjoint     standard error of that mean
-    mine, club         batches     held-out batches
-    any, with          none        the full-sample estimate            NaN: no error bar
+    ==================  ==========  ==================================  ===============================
+    method              scheme      ``mi`` (``point``)                  ``std``
+    ==================  ==========  ==================================  ===============================
+    gmm (and its        bootstrap   mean of the bootstrap replicates    replicates' std (ddof=1),
+    categorical, CMI,               (GMM-MI's paper)                    with the shared MC error and
+    entropy, KL forms)                                                  (MI, CMI) the misfit error
+                                                                        in quadrature
+    ksg, ksg2, mixed,   subsample   the full-sample estimate            std of the replicates rescaled
+    discrete,                                                           to the full-sample spread
+    gaussian                                                            (delete-d jackknife)
+    infonce, nwj,       held-out    mean of the bound over disjoint     standard error of that mean
+    mine, club          batches     held-out batches
+    any, with           none        the full-sample estimate            NaN: no error bar
     n_bootstrap=0
-    =================  ==========  ==================================  ===============================
+    ==================  ==========  ==================================  ===============================
 
     Attributes
     ----------

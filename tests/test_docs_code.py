@@ -1,8 +1,8 @@
 """The code in the README and in the user guide runs as written.
 
 Every ```python block of README.md runs, in order, in one fresh interpreter; so does every
-``.. code-block:: python`` of each ``docs/*.rst`` and ``docs/guide/*.rst`` page (one interpreter
-per page), except blocks marked ``:class: norun`` (they train networks or need a cluster; the
+``.. code-block:: python`` of each ``docs/*.rst`` and ``docs/guide/*.rst`` page (in a namespace
+of its own, all pages in one more fresh interpreter), except blocks marked ``:class: norun`` (they train networks or need a cluster; the
 gallery runs the examples instead). They run as a script in a scratch folder, with small data.
 """
 import os
@@ -76,13 +76,44 @@ def test_readme_is_short_and_its_python_runs(tmp_path):
     assert proc.returncode == 0, proc.stderr[-4000:]
 
 
-def _pages_with_code():
-    return [p for p in DOC_PAGES if rst_python_blocks(p.read_text())]
+_PAGE_RUNNER = """
+import os, sys, traceback
 
 
-@pytest.mark.parametrize("page", _pages_with_code(), ids=lambda p: p.stem)
-def test_doc_page_python_runs(page, tmp_path):
+def main():
+    failures = []
+    for name, path, folder in PAGES:
+        os.makedirs(folder, exist_ok=True)
+        os.chdir(folder)
+        code = compile(open(path).read(), path, "exec")
+        try:
+            exec(code, {"__name__": "__main__", "__file__": path})
+        except BaseException:
+            failures.append(name + ":\\n" + traceback.format_exc(limit=8))
+        finally:
+            import matplotlib.pyplot as plt
+            plt.close("all")
+    if failures:
+        sys.stderr.write("\\n".join(failures))
+        sys.exit(1)
+
+
+if __name__ == "__main__":  # Dask's spawned workers import this file again
+    main()
+"""
+
+
+def test_doc_pages_python_runs(tmp_path):
+    """Each page's blocks run in order in a namespace of their own (one interpreter for all the
+    pages: a fresh one per page would spend most of the time importing)."""
     pytest.importorskip("matplotlib")
-    blocks = rst_python_blocks(page.read_text())
-    proc = run_script("\n\n".join(blocks), tmp_path)
-    assert proc.returncode == 0, proc.stderr[-4000:]
+    pages = []
+    for page in DOC_PAGES:
+        blocks = rst_python_blocks(page.read_text())
+        if blocks:
+            script = tmp_path / f"{page.stem}.py"
+            script.write_text("\n\n".join(blocks) + "\n")
+            pages.append((page.name, str(script), str(tmp_path / page.stem)))
+    assert len(pages) >= 5
+    proc = run_script(f"PAGES = {pages!r}\n" + _PAGE_RUNNER, tmp_path)
+    assert proc.returncode == 0, proc.stderr[-6000:]

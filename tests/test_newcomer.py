@@ -192,6 +192,15 @@ def test_missing_matplotlib_is_reported_before_the_work(argv, csv, no_work, monk
     assert "plots need matplotlib: pip install 'fastmi[plot]'" in capsys.readouterr().err
 
 
+def test_missing_dask_is_reported_before_the_work(csv, no_work, monkeypatch, capsys):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "distributed" else real(name, *a))
+    assert _cli.main(["matrix", csv, "--a", "a,b", "--scheduler", "local:1"]) == 2
+    assert "--scheduler needs dask.distributed: pip install 'fastmi[dask]'" in capsys.readouterr().err
+
+
 def test_progress_without_tqdm_warns(monkeypatch):
     from fastmi._progress import progress_bar
 

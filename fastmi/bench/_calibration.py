@@ -37,7 +37,7 @@ def z_scores(table):
 
 def summarize_calibration(table, *, as_frame=None):
     """Per estimator: the coverage of the ±1 and ±2 std intervals, with and without the runs
-    the estimator flagged, the share flagged, the median |z|, the mean absolute error and the
+    the estimator flagged, the share flagged, the median ``|z|``, the mean absolute error and the
     time (see ``CALIBRATION_COLUMNS``)."""
     rows = _records(table)
     z = z_scores(rows)

@@ -378,7 +378,7 @@ class AdditiveUniform(Distribution):
     Notes
     -----
     I(X; Y) = h(Y) − h(Y | X) = h(Y) − ln a. The density of Y is the trapezoid
-    p(y) = |[0, 1] ∩ [y − a, y]| / a. For a ≤ 1 it rises as y/a on [0, a], is 1 on
+    ``p(y) = |[0, 1] ∩ [y − a, y]| / a``. For a ≤ 1 it rises as y/a on [0, a], is 1 on
     [a, 1] and falls symmetrically on [1, 1 + a]; each ramp contributes
     −∫_0^a (y/a) ln(y/a) dy = a/4, so h(Y) = a/2 and I = a/2 − ln a. For a ≥ 1 the plateau
     is 1/a on [1, a] (contributing (a − 1) ln(a) / a) and each ramp y/a on [0, 1]
@@ -620,7 +620,7 @@ TRANSFORMS = {
     "normal_cdf": lambda a: _ndtr(a),
 }
 """Strictly increasing maps available by name to :class:`Transformed` ('log' needs positive input;
-'half_cube' is sign(a)|a|^(3/2) and 'normal_cdf' the standard normal CDF, after Czyż et al. 2023)."""
+'half_cube' is ``sign(a)|a|^(3/2)`` and 'normal_cdf' the standard normal CDF, after Czyż et al. 2023)."""
 
 
 def _ndtr(a):

@@ -394,7 +394,7 @@ def plot(table, *, ax=None, metric="rmse", title=None):
         A :func:`run` table (summarised here over seeds) or a :func:`summarize` table.
     ax : matplotlib Axes, optional
     metric : {'rmse', 'abs_bias'}, default='rmse'
-        y axis: root-mean-square error over seeds, or |mean error|.
+        y axis: root-mean-square error over seeds, or ``|mean error|``.
     title : str, optional
 
     Returns
