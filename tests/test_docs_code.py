@@ -65,6 +65,7 @@ def test_block_extractors():
     assert rst_python_blocks(rst) == ["a = 1\n\nb = 2", "d = 4"]
 
 
+@pytest.mark.slow
 def test_readme_is_short_and_its_python_runs(tmp_path):
     text = (ROOT / "README.md").read_text()
     assert len(text.encode()) <= 12_000
@@ -103,6 +104,7 @@ if __name__ == "__main__":  # Dask's spawned workers import this file again
 """
 
 
+@pytest.mark.slow
 def test_doc_pages_python_runs(tmp_path):
     """Each page's blocks run in order in a namespace of their own (one interpreter for all the
     pages: a fresh one per page would spend most of the time importing)."""
@@ -111,7 +113,7 @@ def test_doc_pages_python_runs(tmp_path):
     for page in DOC_PAGES:
         blocks = rst_python_blocks(page.read_text())
         if blocks:
-            script = tmp_path / f"{page.stem}.py"
+            script = tmp_path / f"page_{page.stem}.py"  # not dask.py: it would shadow the package
             script.write_text("\n\n".join(blocks) + "\n")
             pages.append((page.name, str(script), str(tmp_path / page.stem)))
     assert len(pages) >= 5
