@@ -1,4 +1,8 @@
-"""Local-global MI map and decision bottleneck of a small CNN trained on synthetic images.
+"""
+Local-global MI map and decision bottleneck
+===========================================
+
+The local-global MI map and the decision bottleneck of a small CNN trained on synthetic images.
 
 Each 16 x 16 image holds noise and one bright 4 x 4 square; the label says whether the
 square is in the left or the right half. A small CNN is trained (CPU, a few seconds); forward
@@ -8,11 +12,16 @@ global representation (first dense layer); then
 * ``local_global_map``: the information the global representation holds about each position;
 * ``bottleneck_map``: the information the classifier head needs from each position;
 
-are drawn over a few input images. No downloads; needs ``pip install "fastmi[torch,plot]"``.
+are drawn over a few input images. No downloads; needs ``pip install "fastmi[torch,plot]"``::
 
     python examples/local_global_cnn.py --out maps.png
+
+With ``FASTMI_EXAMPLE_SMALL=1`` (as in the documentation's gallery) it uses 512 images and shorter
+training: quicker, with noisier maps.
 """
 import argparse
+import os
+import tempfile
 import time
 
 import numpy as np
@@ -20,6 +29,8 @@ import torch
 from torch import nn
 
 from fastmi.interpret import collect_activations, plot_map, representation_decomposition, to_positions
+
+SMALL = os.environ.get("FASTMI_EXAMPLE_SMALL") == "1"  # the docs' gallery: a quick, smaller run
 
 
 def make_images(n, rng):
@@ -61,19 +72,22 @@ class Head(nn.Module):
 
 
 def main(argv=None):
-    p = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    p.add_argument("--n", type=int, default=1024)
-    p.add_argument("--out", default="local_global_cnn.png")
+    p = argparse.ArgumentParser(description="Local-global MI map and decision bottleneck of a small CNN.")
+    p.add_argument("--n", type=int, default=512 if SMALL else 1024)
+    p.add_argument("--out", default=os.path.join(tempfile.gettempdir(), "local_global_cnn.png") if SMALL
+                   else "local_global_cnn.png")
     p.add_argument("--seed", type=int, default=0)
     args = p.parse_args(argv)
     rng = np.random.default_rng(args.seed)
     torch.manual_seed(args.seed)
+    if SMALL:
+        torch.set_num_threads(1)  # tiny layers: one thread is the quickest on a busy machine
     images, labels = make_images(args.n, rng)
     net = SmallCNN()
     opt = torch.optim.Adam(net.parameters(), lr=3e-3)
     x_t, y_t = torch.from_numpy(images), torch.from_numpy(labels)
     t0 = time.perf_counter()
-    for step in range(300):
+    for step in range(150 if SMALL else 300):
         idx = torch.from_numpy(rng.integers(0, args.n, 128))
         loss = nn.functional.cross_entropy(net(x_t[idx]), y_t[idx])
         opt.zero_grad()
@@ -86,7 +100,8 @@ def main(argv=None):
     acts = collect_activations(net, images, {"local": "conv2", "global": "fc1"})
     local, shape = to_positions(acts["local"])
     t0 = time.perf_counter()
-    d = representation_decomposition(local, acts["global"], Head(net), labels, beta=0.01, rng=args.seed)
+    quick = dict(map_kwargs={"max_epochs": 40}) if SMALL else {}
+    d = representation_decomposition(local, acts["global"], Head(net), labels, beta=0.01, rng=args.seed, **quick)
     print(f"maps in {time.perf_counter() - t0:.1f} s; bits per sample: total {d.summary['total'].sum():.2f} "
           f"(InfoNCE, summed over positions), decision {d.summary['decision'].sum():.2f}")
 

@@ -8,6 +8,17 @@ Dask), :mod:`fastmi.interpret` (MIG and other interpretability tools) and :mod:`
 """
 from importlib.metadata import PackageNotFoundError, version
 
+try:  # the compiled kd-tree first, so that an unbuilt source folder gets a clear message
+    from . import _ksg_cy  # noqa: F401
+except ImportError:
+    import os as _os
+
+    raise ImportError(
+        f"fastmi's compiled extension fastmi._ksg_cy is not built in {_os.path.dirname(__file__)}. "
+        "This is a source folder: Python imports it instead of an installed fastmi when run from the clone's "
+        "root. Run Python from another folder to use the installed fastmi, or build this folder in place with "
+        "pip install -e . (or python setup.py build_ext --inplace)") from None
+
 from ._api import conditional_mutual_info, entropy, kl_divergence, mutual_info
 from ._permutation import PermutationTestResult, benjamini_hochberg, permutation_test
 from ._plot import plot_bootstrap, plot_cv, plot_fit, plot_mi_matrix

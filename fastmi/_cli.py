@@ -2,7 +2,6 @@
 from __future__ import annotations
 
 import argparse
-import importlib.util
 import json
 import math
 import os
@@ -11,6 +10,8 @@ import time
 import warnings
 
 from . import _registry
+from ._outputs import check_extra as _check_extra
+from ._outputs import check_output_paths as _check_output_paths
 
 
 def _demo(args):
@@ -75,6 +76,16 @@ def _parse_set(items):
     return out
 
 
+def _check_set_keys(options, method, accepted):
+    """``options`` if every key is a parameter of ``method``, else a ValueError (exit 2) naming it."""
+    unknown = sorted(set(options) - set(accepted))
+    if unknown:
+        known = ", ".join(sorted(set(accepted) - _RESERVED))
+        raise ValueError(f"--set {unknown[0]}=...: --method {method} has no parameter {unknown[0]!r}; "
+                         f"its parameters: {known}")
+    return options
+
+
 def _int_or_auto(value):
     """argparse type of --mc-samples: 'auto' or an int."""
     return value if value == "auto" else int(value)
@@ -96,20 +107,15 @@ def _estimator_kwargs(args):
         kw["n_components"] = value
     if args.k is not None:
         kw["k"] = args.k
-    kw.update(_parse_set(args.set))
     kind = "categorical" if args.y_type == "categorical" else "mi"
     accepted = _registry.get(args.method, kind).parameters(kind)
+    kw.update(_check_set_keys(_parse_set(args.set), args.method, accepted))
     for key in ("mc_samples", "n_components", "k"):
         if key in kw and key not in accepted:
             users = [m for m in _registry.names(kind) if key in _registry.get(m, kind).parameters(kind)]
             which = f"--method {users[0]} only" if len(users) == 1 else f"the methods {', '.join(users)}"
             raise ValueError(f"--{key.replace('_', '-')} applies to {which}, not {args.method!r}")
     return kw
-
-
-def _check_matplotlib(paths):
-    if any(paths) and importlib.util.find_spec("matplotlib") is None:
-        raise ImportError("plots need matplotlib: pip install 'fastmi[plot]'")
 
 
 def _save_figure(draw, path, figsize):
@@ -150,7 +156,8 @@ def _estimate(args):
         raise ValueError("--plot-fit and --plot-cv draw GMM-MI fits; use them with --method gmm")
     if args.y_type == "categorical" and args.plot_fit:
         raise ValueError("--plot-fit draws the joint mixture of continuous x and y; not with --y-type categorical")
-    _check_matplotlib([args.plot_fit, args.plot_bootstrap, args.plot_cv])
+    _check_output_paths([("--plot-fit", args.plot_fit), ("--plot-bootstrap", args.plot_bootstrap),
+                         ("--plot-cv", args.plot_cv)], figures=("--plot-fit", "--plot-bootstrap", "--plot-cv"))
     table, (xs, ys) = _read_columns(args, [("--x", args.x), ("--y", args.y)])
     both = [c for c in xs if c in ys]
     if both:
@@ -268,7 +275,10 @@ def _matrix(args):
         raise ValueError(f"--out must end in .csv or .json, got {args.out!r}")
     if args.scheduler and args.scheduler_file:
         raise ValueError("give --scheduler or --scheduler-file, not both")
-    _check_matplotlib([args.plot])
+    if args.scheduler or args.scheduler_file:
+        _check_extra("distributed", "--scheduler needs dask.distributed: pip install 'fastmi[dask]'")
+    _check_output_paths([("--out", args.out), ("--plot", args.plot), ("--checkpoint", args.checkpoint)],
+                        figures=("--plot",))
     table, (as_, bs) = _read_columns(args, [("--a", args.a), ("--b", args.b)])
     if args.y_type == "categorical" and bs is None:
         raise ValueError("--y-type categorical needs --b (the label columns)")
@@ -437,6 +447,9 @@ def build_parser():
     from .bench import register_cli
 
     register_cli(sub)  # fastmi bench: estimators against distributions with known MI
+    for p in sub.choices.values():  # --traceback is accepted after the sub-command too
+        p.add_argument("--traceback", action="store_true", default=argparse.SUPPRESS,
+                       help="show the full traceback of an error")
     return parser
 
 
@@ -449,12 +462,26 @@ def _show_warning(message, category, filename, lineno, file=None, line=None):
     print(f"fastmi: warning: {category.__name__}: {_one_line(message)}", file=sys.stderr)
 
 
+def _closed_pipe():
+    """The reader of standard output went away (``fastmi ... | head``): stop quietly, as Unix
+    tools do, with the status of a SIGPIPE; stdout is pointed at devnull so that the interpreter's
+    final flush does not raise again."""
+    try:
+        devnull = os.open(os.devnull, os.O_WRONLY)
+        os.dup2(devnull, sys.stdout.fileno())
+    except (OSError, ValueError, AttributeError):  # stdout replaced by an object without a descriptor
+        pass
+    return 141
+
+
 def main(argv=None):
     args = build_parser().parse_args(argv)
     with warnings.catch_warnings():
         warnings.showwarning = _show_warning
         try:
-            return args.func(args)
+            status = args.func(args)
+            sys.stdout.flush()  # a closed pipe shows here, not in the interpreter's final flush
+            return status
         except (ValueError, KeyError, FileNotFoundError, IsADirectoryError, PermissionError, ImportError) as exc:
             if args.traceback:
                 raise
@@ -463,6 +490,8 @@ def main(argv=None):
         except KeyboardInterrupt:
             print("fastmi: interrupted", file=sys.stderr)
             return 130
+        except BrokenPipeError:
+            return _closed_pipe()
         except Exception as exc:
             if args.traceback:
                 raise

@@ -262,8 +262,10 @@ def _read_text(path, delimiter=None):
             header, body = row0, numbered[1:]
     if not body:
         raise ValueError(f"{path} has a header but no data rows")
-    if any(not h for h in header):
-        header = [h or str(k) for k, h in enumerate(header)]
+    empty = [k for k, h in enumerate(header) if not h]
+    if empty:  # a name of '' would silently become the column's index, which may be another column's name
+        raise ValueError(f"{path}: the header row has an empty name for column {empty[0]} (0-based) of "
+                         f"{len(header)}; name every column, or drop the header row to use 0, 1, ...")
     if len(set(header)) != len(header):
         dup = sorted({h for h in header if header.count(h) > 1})
         raise ValueError(f"{path} has duplicate column names {dup}")

@@ -44,6 +44,10 @@ def _log_gauss_2d(pts, mean, cov):
     return -0.5 * quad - math.log(2.0 * math.pi) - 0.5 * math.log(det)
 
 
+MAX_COMPONENTS_DRAWN = 4
+"""plot_fit draws component ellipses by default up to this many components."""
+
+
 def _ellipse(mean, cov, n_sigma, **kwargs):
     from matplotlib.patches import Ellipse
 
@@ -55,12 +59,12 @@ def _ellipse(mean, cov, n_sigma, **kwargs):
 
 
 def plot_fit(est, x, y, *, dims=None, ax=None, n_sigma=(1.0, 2.0), levels=8, max_points=5000, labels=None,
-             rng=0):
+             rng=0, components="auto"):
     """The fitted Gaussian mixture over the data, in two dimensions.
 
     Draws the data (a random subset of ``max_points``), the contours of the fitted
-    joint density and, for each component, ellipses at ``n_sigma`` standard
-    deviations with line widths growing with the component's weight.
+    joint density and, optionally, for each component, ellipses at ``n_sigma``
+    standard deviations with line widths growing with the component's weight.
 
     Parameters
     ----------
@@ -85,11 +89,17 @@ def plot_fit(est, x, y, *, dims=None, ax=None, n_sigma=(1.0, 2.0), levels=8, max
         Axis labels (default 'x[i]', 'y[j]' style names).
     rng : int, default=0
         Seed of the subset of points drawn.
+    components : bool or 'auto', default='auto'
+        Draw each component's ellipses and centre. 'auto' draws them for at most
+        ``MAX_COMPONENTS_DRAWN`` (4) components: beyond that they hide the density, which
+        the contours show alone (the title gives K).
 
     Returns
     -------
     matplotlib.axes.Axes
     """
+    if components not in (True, False, "auto"):
+        raise ValueError(f"components must be True, False or 'auto', got {components!r}")
     if not hasattr(est, "weights_") or not hasattr(est, "dims_"):
         raise ValueError("plot_fit needs a fitted GMMMI: call est.fit(x, y) first")
     if not isinstance(est.weights_, np.ndarray):
@@ -136,20 +146,27 @@ def plot_fit(est, x, y, *, dims=None, ax=None, n_sigma=(1.0, 2.0), levels=8, max
     dens = np.exp(top + np.log(np.exp(logp - top).sum(axis=0))).reshape(GX.shape)
     ax.contour(GX, GY, dens, levels=levels, cmap="viridis", linewidths=0.9)
 
-    for k, (wk, m, c) in enumerate(zip(w, means, covs)):
+    draw = len(w) <= MAX_COMPONENTS_DRAWN if components == "auto" else components
+    for k, (wk, m, c) in enumerate(zip(w, means, covs) if draw else ()):
         lw = 0.8 + 2.5 * wk / w.max()
         for s in n_sigma:
             ax.add_patch(_ellipse(m, c, s, fill=False, edgecolor=f"C{k % 10}", linewidth=lw, alpha=0.9))
         ax.plot(*m, marker="+", color=f"C{k % 10}", markersize=8)
     ax.set_xlabel(labels[0])
     ax.set_ylabel(labels[1])
-    ax.set_title(f"GMM fit: K = {len(w)} components")
+    ax.set_title(f"GMM fit: K = {len(w)} components" + ("" if draw else " (density contours)"))
     return ax
 
 
 # --------------------------------------------------------------------------- bootstrap
+_REPLICATES_TITLE = {"bootstrap": "Bootstrap distribution",
+                     "subsample": "Subsample replicates (rescaled to the full size)",
+                     "held-out batches": "Held-out batch estimates"}
+
+
 def plot_bootstrap(result, *, ax=None, bins="auto", level=0.95):
-    """Histogram of the bootstrap replicates with the estimate and its interval.
+    """Histogram of the replicates (bootstrap, or subsample for the k-NN and plug-in
+    estimators) with the estimate and its interval; the title names the scheme.
 
     Parameters
     ----------
@@ -175,7 +192,9 @@ def plot_bootstrap(result, *, ax=None, bins="auto", level=0.95):
     ax.axvline(result.mi, color="C3", linewidth=2, label=f"estimate {result.mi:.4g} ± {result.std:.2g}")
     ax.set_xlabel(f"MI [{result.unit}]")
     ax.set_ylabel("replicates")
-    ax.set_title(f"Bootstrap distribution ({result.method})")
+    scheme = (getattr(result, "diagnostics", None) or {}).get("resampling", {}).get("scheme", "bootstrap")
+    what = _REPLICATES_TITLE.get(scheme, f"Replicates ({scheme})")
+    ax.set_title(f"{what} ({result.method})")
     ax.legend(fontsize="small", loc="best")
     return ax
 
@@ -246,35 +265,70 @@ def plot_cv(obj, *, ax=None):
 
 
 # --------------------------------------------------------------------------- MI matrix
-def plot_mi_matrix(m, *, ax=None, annotate=True, cmap="viridis", vmin=0.0, vmax=None, colorbar=True, digits=2,
-                   fontsize=None):
+def _round_to_error(v, s, digits):
+    """``v`` and ``s`` as text: with ``digits`` (int) decimals, else ``v`` rounded where ``s``
+    has its second significant digit (so an error bar of 0.004 never prints as 0.00)."""
+    if digits is None:
+        if np.isfinite(s) and s > 0:
+            digits = int(min(6, max(0, 1 - math.floor(math.log10(s)))))
+        else:
+            digits = 2 if v == 0 or not np.isfinite(v) else int(min(6, max(0, 2 - math.floor(math.log10(abs(v))))))
+    return f"{v:.{digits}f}", (f"±{s:.{digits}f}" if np.isfinite(s) else "")
+
+
+def _cell_points(ax, p, q):
+    """Width and height of one heatmap cell in points, for the axes' current size."""
+    fig = ax.figure
+    engine = fig.get_layout_engine()
+    if engine is not None:  # constrained layout places the axes at draw time: place them now
+        engine.execute(fig)
+    pos = ax.get_position()
+    w, h = fig.get_size_inches()
+    return 72.0 * w * pos.width / q, 72.0 * h * pos.height / p
+
+
+def plot_mi_matrix(m, *, ax=None, annotate=True, cmap="viridis", vmin=0.0, vmax=None, colorbar=True, digits=None,
+                   fontsize=None, significance=2.0):
     """Heatmap of an MI matrix, each cell annotated with its estimate ± std.
+
+    Entries within ``significance`` standard deviations of 0 are hatched and their
+    annotation is greyed, so that an estimate indistinguishable from 0 does not read as
+    a precise one.
 
     Parameters
     ----------
     m : MIMatrix
     ax : matplotlib Axes, optional
     annotate : bool, default=True
-        Write "mi\\n±std" in every cell.
+        Write "mi\\n±std" in every cell (the value alone when the cells are too small
+        for both lines at a readable size).
     cmap : str, default='viridis'
     vmin, vmax : float, optional
         Colour range (default 0 to the largest entry). Estimates slightly below 0
         (independent pairs) are drawn at the bottom colour.
     colorbar : bool, default=True
-    digits : int, default=2
-        Decimals in the annotations.
+    digits : int, optional
+        Decimals in the annotations. Default: per cell, down to the std's second
+        significant digit.
     fontsize : float, optional
-        Annotation font size (default scales with the cell count).
+        Annotation font size (default: the largest, up to 10 pt, that fits the cells,
+        and at least 6 pt).
+    significance : float or None, default=2.0
+        Hatch the entries with ``|mi| <= significance * std``; None hatches nothing.
 
     Returns
     -------
     matplotlib.axes.Axes
     """
     mpl = _mpl()
+    from matplotlib.patches import Rectangle
+
+    if significance is not None and not (isinstance(significance, (int, float)) and significance >= 0):
+        raise ValueError(f"significance must be a non-negative number or None, got {significance!r}")
     values = np.asarray(m.values, dtype=float)
     stds = np.asarray(m.stds, dtype=float)
     p, q = values.shape
-    ax = _axes(ax, (1.6 + 0.85 * q, 1.2 + 0.6 * p))
+    ax = _axes(ax, (2.0 + 0.85 * q, 1.4 + 0.6 * p))
     finite = values[np.isfinite(values)]
     if vmax is None:
         vmax = float(finite.max()) if finite.size and finite.max() > vmin else vmin + 1.0
@@ -282,26 +336,48 @@ def plot_mi_matrix(m, *, ax=None, annotate=True, cmap="viridis", vmin=0.0, vmax=
     cm = cm.with_extremes(bad="0.92")
     norm = mpl.colors.Normalize(vmin=vmin, vmax=vmax, clip=False)
     image = ax.imshow(np.ma.masked_invalid(values), cmap=cm, norm=norm, aspect="auto", interpolation="nearest")
-    ax.set_xticks(range(q), labels=list(m.col_names), rotation=45 if max(map(len, m.col_names)) > 3 else 0,
-                  ha="right" if max(map(len, m.col_names)) > 3 else "center")
-    ax.set_yticks(range(p), labels=list(m.row_names))
+    long_names = max(map(len, m.col_names)) > 3
+    tick_size = max(6.0, min(10.0, 200.0 / max(p, q)))
+    ax.set_xticks(range(q), labels=list(m.col_names), rotation=45 if long_names else 0,
+                  ha="right" if long_names else "center", fontsize=tick_size)
+    ax.set_yticks(range(p), labels=list(m.row_names), fontsize=tick_size)
     ax.set_xticks(np.arange(q + 1) - 0.5, minor=True)
     ax.set_yticks(np.arange(p + 1) - 0.5, minor=True)
     ax.grid(which="minor", color="white", linewidth=1.0)
     ax.tick_params(which="minor", length=0)
+    if colorbar:
+        ax.figure.colorbar(image, ax=ax, label=f"MI [{m.unit}]", extend="min" if finite.size and
+                           finite.min() < vmin else "neither")
+    insignificant = np.zeros(values.shape, dtype=bool)
+    if significance is not None:
+        with np.errstate(invalid="ignore"):
+            insignificant = np.isfinite(values) & np.isfinite(stds) & (np.abs(values) <= significance * stds)
+    for i, j in zip(*np.nonzero(insignificant)):
+        ax.add_patch(Rectangle((j - 0.5, i - 0.5), 1.0, 1.0, fill=False, hatch="///", edgecolor="0.55",
+                               linewidth=0.0, zorder=2))
     if annotate:
-        size = fontsize or max(5.0, min(10.0, 60.0 / max(p, q)))
+        texts = [[_round_to_error(values[i, j], stds[i, j], digits) for j in range(q)] for i in range(p)]
+        chars = max([len(t) for row in texts for pair in row for t in pair] + [1])
+        cw, ch = _cell_points(ax, p, q)
+        size = fontsize or min(10.0, cw / (0.62 * chars + 0.8), ch / 2.9)
+        two_lines = fontsize is not None or size >= 6.0
+        if not two_lines:  # the value alone, larger
+            size = max(6.0, min(10.0, cw / (0.62 * chars + 0.8), ch / 1.6))
         for i in range(p):
             for j in range(q):
-                v, s = values[i, j], stds[i, j]
+                v = values[i, j]
                 if not np.isfinite(v):
                     continue
                 rgba = cm(norm(min(max(v, vmin), vmax)))
                 light = 0.299 * rgba[0] + 0.587 * rgba[1] + 0.114 * rgba[2] > 0.5
-                text = f"{v:.{digits}f}" + (f"\n±{s:.{digits}f}" if np.isfinite(s) else "")
-                ax.text(j, i, text, ha="center", va="center", fontsize=size, color="black" if light else "white")
-    if colorbar:
-        ax.figure.colorbar(image, ax=ax, label=f"MI [{m.unit}]", extend="min" if finite.size and
-                           finite.min() < vmin else "neither")
-    ax.set_title(f"Mutual information ({m.method})")
+                value, err = texts[i][j]
+                text = value + (f"\n{err}" if err and two_lines else "")
+                color = "black" if light else "white"
+                ax.text(j, i, text, ha="center", va="center", fontsize=size, color=color, zorder=3,
+                        alpha=0.6 if insignificant[i, j] else 1.0,
+                        fontstyle="italic" if insignificant[i, j] else "normal")
+    title = f"Mutual information ({m.method})"
+    if insignificant.any():
+        title += f"\nhatched: within {significance:g} std of 0"
+    ax.set_title(title, fontsize=10)
     return ax

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import sys
+import warnings
 
 
 class _NoBar:
@@ -41,7 +42,7 @@ def progress_bar(total, progress=None, *, desc=None, unit="it"):
     progress : bool or None, default=None
         True shows a bar, False never does, None shows one only when standard
         error is a terminal. Without tqdm installed there is never a bar, and
-        no error.
+        no error; True then warns that tqdm is missing.
     desc, unit : str
         Passed to tqdm.
 
@@ -49,6 +50,7 @@ def progress_bar(total, progress=None, *, desc=None, unit="it"):
     -------
     tqdm.tqdm or a no-op object with ``update``, ``set_postfix_str`` and ``close``.
     """
+    explicit = progress is True
     if progress is None:
         progress = _stream_is_tty(sys.stderr)
     elif not isinstance(progress, bool):
@@ -58,5 +60,8 @@ def progress_bar(total, progress=None, *, desc=None, unit="it"):
     try:
         from tqdm.auto import tqdm
     except ImportError:
+        if explicit:  # asked for a bar that cannot be drawn: say so rather than show nothing
+            warnings.warn("progress=True needs tqdm, which is not installed (pip install tqdm): no progress bar",
+                          UserWarning, stacklevel=3)
         return _NoBar()
     return tqdm(total=total, desc=desc, unit=unit, file=sys.stderr, dynamic_ncols=True, leave=True)

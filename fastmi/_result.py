@@ -46,24 +46,24 @@ class MIResult:
     ``diagnostics['resampling']``, a dict with ``scheme`` (how ``std`` and ``samples`` were
     made), ``point`` (what ``mi`` is) and ``n_replicates``:
 
-    =================  ==========  ==================================  ===============================
-    method             scheme      ``mi`` (``point``)                  ``std``
-    =================  ==========  ==================================  ===============================
-    gmm (and its       bootstrap   mean of the bootstrap replicates    replicates' std (ddof=1),
-    categorical, CMI,              (GMM-MI's paper)                    with the shared MC error and
-    entropy, KL forms)                                                 (MI, CMI) the misfit error
-                                                                       in quadrature
-    ksg, ksg2, mixed,  partition   the full-sample estimate            spread of estimates on disjoint
-    knn (k-NN                                                          pieces, rescaled by
-    defaults)                                                          sqrt(piece size / n)
-    ksg, ..., gcmi,    subsample   the full-sample estimate            std of the replicates rescaled
-    discrete,                                                          to the full-sample spread
-    gaussian                                                           (delete-d jackknife)
-    infonce, nwj,      held-out    mean of the bound over disjoint     standard error of that mean
-    mine, club         batches     held-out batches
-    any, with          none        the full-sample estimate            NaN: no error bar
+    ==================  ==========  ==================================  ===============================
+    method              scheme      ``mi`` (``point``)                  ``std``
+    ==================  ==========  ==================================  ===============================
+    gmm (and its        bootstrap   mean of the bootstrap replicates    replicates' std (ddof=1),
+    categorical, CMI,               (GMM-MI's paper)                    with the shared MC error and
+    entropy, KL forms)                                                  (MI, CMI) the misfit error
+                                                                        in quadrature
+    ksg, ksg2, mixed,   partition   the full-sample estimate            spread of estimates on disjoint
+    knn (k-NN                                                           pieces, rescaled by
+    defaults)                                                           sqrt(piece size / n)
+    ksg, ..., gcmi,     subsample   the full-sample estimate            std of the replicates rescaled
+    discrete,                                                           to the full-sample spread
+    gaussian                                                            (delete-d jackknife)
+    infonce, nwj,       held-out    mean of the bound over disjoint     standard error of that mean
+    mine, club          batches     held-out batches
+    any, with           none        the full-sample estimate            NaN: no error bar
     n_bootstrap=0
-    =================  ==========  ==================================  ===============================
+    ==================  ==========  ==================================  ===============================
 
     Attributes
     ----------

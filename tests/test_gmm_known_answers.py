@@ -82,7 +82,7 @@ def test_three_component_mixture():
 
 
 def test_categorical_imbalanced_empirical_prior():
-    truth = 0.14202  # I(X; C), C ~ Bernoulli(0.1), X | C ~ N(-1 or +1, 1), from DESIGN §2.6
+    truth = 0.14202  # I(X; C), C ~ Bernoulli(0.1), X | C ~ N(-1 or +1, 1) (quadrature)
 
     def draw(rng):
         c = (rng.random(N) < 0.1).astype(int)

@@ -1,4 +1,5 @@
 """Plots render under Agg to non-empty PNGs of the expected size, and draw what they claim."""
+import math
 import sys
 
 import numpy as np
@@ -123,7 +124,8 @@ def test_plot_mi_matrix_heatmap_with_annotations(tmp_path):
     assert_non_empty(img, 400, 500)
     texts = [t.get_text() for t in ax.texts]
     assert len(texts) == 6
-    assert texts[0] == f"{m.values[0, 0]:.2f}\n±{m.stds[0, 0]:.2f}"
+    d = 1 - math.floor(math.log10(m.stds[0, 0]))  # default: down to the std's second significant digit
+    assert texts[0] == f"{m.values[0, 0]:.{d}f}\n±{m.stds[0, 0]:.{d}f}"
     np.testing.assert_array_equal(np.asarray(ax.images[0].get_array()), m.values)
     assert [t.get_text() for t in ax.get_yticklabels()] == m.row_names
     # the symmetric matrix leaves its NaN diagonal blank

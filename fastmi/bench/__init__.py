@@ -26,6 +26,7 @@ sub-parser set).
 from ._cache import cache_dir, clear_memory_cache
 from ._calibration import CALIBRATION_COLUMNS, calibration, calibration_suite, plot_calibration, summarize_calibration
 from ._cli import main, register_cli, run_cli
+from ._catalog import get_distribution, list_distributions
 from ._distributions import (
     KINDS,
     PRESETS,
@@ -39,8 +40,6 @@ from ._distributions import (
     StudentT,
     Transformed,
     additive_uniform_mi,
-    get_distribution,
-    list_distributions,
     student_t_mi,
 )
 from ._hard import HARD_SUITE, Mapped, Spiral, VectorMap, Wave, hard_suite

@@ -18,7 +18,7 @@ CALIBRATION_COLUMNS = ("estimator", "runs", "with_std", "flagged", "coverage_1",
 def calibration_suite():
     """The distributions :func:`calibration` uses by default: the hard families
     (``HARD_SUITE``) and the continuous presets (``PRESETS``)."""
-    from ._distributions import get_distribution
+    from ._catalog import get_distribution
 
     names = [k for k in PRESETS if get_distribution(k).y_type == "continuous"] + list(HARD_SUITE)
     return {k: get_distribution(k) for k in names}
@@ -37,7 +37,7 @@ def z_scores(table):
 
 def summarize_calibration(table, *, as_frame=None):
     """Per estimator: the coverage of the ±1 and ±2 std intervals, with and without the runs
-    the estimator flagged, the share flagged, the median |z|, the mean absolute error and the
+    the estimator flagged, the share flagged, the median ``|z|``, the mean absolute error and the
     time (see ``CALIBRATION_COLUMNS``)."""
     rows = _records(table)
     z = z_scores(rows)

@@ -57,13 +57,16 @@ def register_cli(subparsers):
 
 def run_cli(args):
     """Execute ``fastmi bench`` for a parsed namespace; returns the exit status."""
+    from .._outputs import check_output_paths
     from . import _runner
-    from ._distributions import get_distribution, list_distributions
+    from ._catalog import get_distribution, list_distributions
 
     if args.list:
         for name in list_distributions():
             print(get_distribution(name).describe())
         return 0
+    # before the benchmark runs: a missing matplotlib or an unwritable path fails in a second, not at the end
+    check_output_paths([("--out", args.out), ("--plot", args.plot)], figures=("--plot",))
     options = {}
     given = {k: v for k, v in (("n_bootstrap", args.n_bootstrap), ("mc_samples", args.mc_samples), ("k", args.k))
              if v is not None}
@@ -92,7 +95,7 @@ def run_cli(args):
 def _run_calibration(args, ests):
     from . import _runner
     from ._calibration import calibration, calibration_suite, plot_calibration
-    from ._distributions import get_distribution
+    from ._catalog import get_distribution
 
     dists = calibration_suite() if args.distributions is None else [get_distribution(d) for d in args.distributions]
     table, summary = calibration(ests, dists, n=args.n or [5000], seeds=args.seeds or [0, 1, 2],

@@ -19,8 +19,7 @@ from .._validation import check_float, check_int, check_rng
 from ._cache import cached
 
 __all__ = ["Distribution", "Gaussian", "StudentT", "GammaExponential", "AdditiveUniform", "GaussianMixture",
-           "ClassConditionalGaussian", "Transformed", "TRANSFORMS", "get_distribution", "list_distributions",
-           "PRESETS", "KINDS"]
+           "ClassConditionalGaussian", "Transformed", "TRANSFORMS", "PRESETS", "KINDS"]
 
 _LOG_2PI = math.log(2.0 * math.pi)
 _MC_CHUNK = 200_000
@@ -379,7 +378,7 @@ class AdditiveUniform(Distribution):
     Notes
     -----
     I(X; Y) = h(Y) − h(Y | X) = h(Y) − ln a. The density of Y is the trapezoid
-    p(y) = |[0, 1] ∩ [y − a, y]| / a. For a ≤ 1 it rises as y/a on [0, a], is 1 on
+    ``p(y) = |[0, 1] ∩ [y − a, y]| / a``. For a ≤ 1 it rises as y/a on [0, a], is 1 on
     [a, 1] and falls symmetrically on [1, 1 + a]; each ramp contributes
     −∫_0^a (y/a) ln(y/a) dy = a/4, so h(Y) = a/2 and I = a/2 − ln a. For a ≥ 1 the plateau
     is 1/a on [1, a] (contributing (a − 1) ln(a) / a) and each ramp y/a on [0, 1]
@@ -621,7 +620,7 @@ TRANSFORMS = {
     "normal_cdf": lambda a: _ndtr(a),
 }
 """Strictly increasing maps available by name to :class:`Transformed` ('log' needs positive input;
-'half_cube' is sign(a)|a|^(3/2) and 'normal_cdf' the standard normal CDF, after Czyż et al. 2023)."""
+'half_cube' is ``sign(a)|a|^(3/2)`` and 'normal_cdf' the standard normal CDF, after Czyż et al. 2023)."""
 
 
 def _ndtr(a):
@@ -754,66 +753,3 @@ KINDS = {
     "uniform_noise": AdditiveUniform,
 }
 """Kinds that ``get_distribution('kind:key=value,...')`` builds from scalar parameters."""
-
-
-def _parse_value(text):
-    low = text.strip().lower()
-    if low in ("true", "false"):
-        return low == "true"
-    try:
-        return int(low)
-    except ValueError:
-        pass
-    try:
-        return float(low)
-    except ValueError:
-        raise ValueError(f"cannot read {text!r} as a number or true/false") from None
-
-
-def get_distribution(spec):
-    """Build a distribution from a preset name or a ``'kind:key=value,...'`` string.
-
-    Parameters
-    ----------
-    spec : str or Distribution
-        A name in ``PRESETS`` (e.g. 'gaussian', 'mixture3', 'categorical') or in
-        ``HARD_SUITE`` (e.g. 'spiral_gaussian_2x2'), or a kind in
-        ``KINDS`` with keyword arguments, e.g. ``'gaussian:rho=0.9,dx=2'``,
-        ``'student_t:nu=5,rho=0.3'``, ``'uniform_noise:a=2'``, ``'gamma_exp:alpha=0.5'``.
-        A Distribution is returned unchanged.
-
-    Returns
-    -------
-    Distribution
-    """
-    if isinstance(spec, Distribution):
-        return spec
-    if not isinstance(spec, str):
-        raise ValueError(f"a distribution must be a name, a 'kind:key=value' string or a Distribution, "
-                         f"got {spec!r}")
-    if spec in PRESETS:
-        return PRESETS[spec]()
-    from ._hard import HARD_SUITE
-
-    if spec in HARD_SUITE:
-        return HARD_SUITE[spec]()
-    kind, _, rest = spec.partition(":")
-    if kind not in KINDS:
-        raise ValueError(f"unknown distribution {spec!r}; presets: {sorted(PRESETS)} and the hard suite "
-                         f"(fastmi.bench.HARD_SUITE); "
-                         f"kinds for 'kind:key=value': {sorted(KINDS)}")
-    kwargs = {}
-    for item in filter(None, (s.strip() for s in rest.split(","))):
-        key, eq, val = item.partition("=")
-        if not eq:
-            raise ValueError(f"{spec!r}: expected key=value, got {item!r}")
-        kwargs[key.strip()] = _parse_value(val)
-    try:
-        return KINDS[kind](**kwargs, name=spec)
-    except TypeError as exc:
-        raise ValueError(f"{spec!r}: {exc}") from None
-
-
-def list_distributions():
-    """Names of the presets (see ``PRESETS``)."""
-    return list(PRESETS)

@@ -41,7 +41,7 @@ class Spiral(VectorMap):
     """Rotate the first two coordinates by an angle ``speed * |a|^2``.
 
     A rotation keeps the norm, so the inverse rotates back by the same angle: a smooth
-    bijection of R^d (d >= 2) whose level sets of |a| are preserved while directions wind
+    bijection of R^d (d >= 2) whose level sets of ``|a|`` are preserved while directions wind
     into a spiral (the "spiral" family of Czyż et al.).
 
     Parameters

@@ -12,7 +12,8 @@ import numpy as np
 from .. import _registry
 from .._result import unit_scale
 from .._validation import check_choice, check_int
-from ._distributions import Distribution, get_distribution
+from ._catalog import get_distribution
+from ._distributions import Distribution
 
 __all__ = ["COLUMNS", "Unsupported", "fastmi_estimators", "run", "summarize", "to_markdown", "write_table",
            "plot"]
@@ -393,7 +394,7 @@ def plot(table, *, ax=None, metric="rmse", title=None):
         A :func:`run` table (summarised here over seeds) or a :func:`summarize` table.
     ax : matplotlib Axes, optional
     metric : {'rmse', 'abs_bias'}, default='rmse'
-        y axis: root-mean-square error over seeds, or |mean error|.
+        y axis: root-mean-square error over seeds, or ``|mean error|``.
     title : str, optional
 
     Returns

@@ -6,7 +6,7 @@ linear interpreter g = h o Phi is trained to reproduce f's output (output fideli
 reconstructs the input from Phi (input fidelity), with L1 sparsity of Phi and the entropy-based
 conciseness/diversity term, optionally with a concept prior (near-binary, decorrelated, group-sparse
 attributes and a linear decoder); after training, the linear interpreter is refitted with group
-sparsity. ``fidelity`` and ``conciseness`` are plain NumPy functions. See DESIGN.md section 6."""
+sparsity. ``fidelity`` and ``conciseness`` are plain NumPy functions. User guide: docs/guide/neural.rst."""
 from __future__ import annotations
 
 import numpy as np
@@ -238,9 +238,9 @@ class FLINT:
         Weight of the conciseness/diversity term L_cd (0: trained without it); None: 0.5 with
         the concept prior, 0.2 without.
     conciseness_scale : float or None, default=None
-        s, the factor on |Phi| inside L_cd's softmaxes (an inverse temperature); None: 5.0
+        s, the factor on ``|Phi|`` inside L_cd's softmaxes (an inverse temperature); None: 5.0
         with the concept prior, 1.0 without. The prior's attributes lie in [0, 1], where
-        softmax(|Phi|) is nearly flat: with s = 1, CNS with and without L_cd differed by
+        ``softmax(|Phi|)`` is nearly flat: with s = 1, CNS with and without L_cd differed by
         <= 0.05 on the synthetic check.
     l1_weight : float or None, default=None
         Weight of the L1 sparsity of Phi; None: 0.1 with the concept prior, 1e-3 without.
@@ -291,12 +291,12 @@ class FLINT:
     whose weights and bias are centred over the classes (softmax ignores a shift common to all
     classes, so without centring h can load an attribute on every class alike, which changes
     no prediction but makes the logits follow it). Hidden features and inputs are
-    standardised per column. The loss is
+    standardised per column. The loss is::
 
         CE(softmax f, softmax g) + input_weight * MSE(decoder(Phi), x)
         + l1_weight * mean |Phi|_1 + conciseness_weight * L_cd [+ prior terms],
 
-    L_cd = mean_x H(softmax(s |Phi(x)|)) - H(softmax(s mean_x |Phi(x)|)), f detached (the
+    ``L_cd = mean_x H(softmax(s |Phi(x)|)) - H(softmax(s mean_x |Phi(x)|))``, f detached (the
     paper's term is s = 1; see ``conciseness_scale``).
 
     FLINT's four terms alone do not pin down *which* attributes are learnt: any invertible
@@ -332,7 +332,7 @@ class FLINT:
     chosen on the synthetic-concepts check of the test suite (4 binary concepts, f uses 3,
     J = 6): with L1 at 1e-3 and 1500 steps, 2 of 15 single runs on its hardest seeds aligned
     every used concept; with 0.1 and 3000, 13 of 15. With the defaults, the three used concepts
-    each match an attribute at |corr| >= 0.99 on 15 of 15 seeds over three data sets (FLINT's
+    each match an attribute at ``|corr| >= 0.99`` on 15 of 15 seeds over three data sets (FLINT's
     four terms alone: 1 of 10 over two), and the unused concept's class relevance is exactly 0
     on 15 of 15 (0.10-1.00 with the prior and the jointly trained head). On two more data
     sets, not used to choose the defaults: 9 of 10 aligned (one concept at 0.79 on the
@@ -493,7 +493,7 @@ class FLINT:
         return w - w.mean(0)  # the weights the centred head applies
 
     def local_relevance(self, hidden=None):
-        """r_j(x) = Phi_j(x) w_{c,j} / max_j |Phi_j(x) w_{c,j}|, c the interpreter's predicted
+        """``r_j(x) = Phi_j(x) w_{c,j} / max_j |Phi_j(x) w_{c,j}|``, c the interpreter's predicted
         class: shape (n_samples, J), values in [-1, 1]."""
         a = self.attributes(hidden)
         c = np.argmax(self.predict_logits(hidden), axis=1)
@@ -503,7 +503,7 @@ class FLINT:
 
     def global_relevance(self, hidden=None):
         """Class-attribute relevance, shape (n_classes, J): the mean local relevance over the
-        samples predicted as each class, each row scaled to max |.| = 1 (rows of classes
+        samples predicted as each class, each row scaled to ``max |.| = 1`` (rows of classes
         never predicted are 0)."""
         r = self.local_relevance(hidden)
         c = np.argmax(self.predict_logits(hidden), axis=1)

@@ -9,7 +9,7 @@ with equality when f = exp(a . x). The per-feature terms FI_i = 1/2 E_mu[(Sigma 
 sum to the bound and say how much each feature (or group) contributes to the decision. The
 expectation is a Monte-Carlo mean over z = x + L eps, L L^T = Sigma = spread * S. Works on NumPy
 callables (central finite differences) without torch; a ``torch.nn.Module`` is differentiated
-with autograd (torch imported on first use). See DESIGN.md section 6."""
+with autograd (torch imported on first use). User guide: docs/guide/neural.rst."""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -301,7 +301,7 @@ def functional_fisher(f, x, *, target=None, grad=None, cov=None, spread=0.15, n_
     Parameters
     ----------
     f : callable or torch.nn.Module
-        The model: maps a batch of shape (m, *x.shape) to positive outputs of shape (m,) or
+        The model: maps a batch of shape ``(m, *x.shape)`` to positive outputs of shape (m,) or
         (m, n_classes), e.g. class probabilities (wrap a logit model as
         ``nn.Sequential(model, nn.Softmax(-1))``).
     x : array-like
@@ -310,7 +310,7 @@ def functional_fisher(f, x, *, target=None, grad=None, cov=None, spread=0.15, n_
         The output column explained (2-D outputs); default: the argmax of f(x).
     grad : callable, optional
         ``grad(z)`` -> gradient of the target output at each row of the batch ``z``, shape
-        (m, *x.shape). Default: torch autograd for a module, central finite differences for a
+        ``(m, *x.shape)``. Default: torch autograd for a module, central finite differences for a
         NumPy callable (2 d model calls per sample).
     cov : array-like of shape (d, d) or (d,), dict, or None
         The data covariance S (d = x.size), a diagonal, or a dict ``{class: S}`` from

@@ -4,7 +4,7 @@
 I(x_k; y) between the local features x_ik and the sample's global representation y_i of a
 late layer; ``bottleneck_map`` measures the information a frozen downstream head *needs* from
 each position; ``representation_decomposition`` sets them side by side (total, decision and
-redundant information). See DESIGN.md section 6."""
+redundant information). User guide: docs/guide/neural.rst."""
 from __future__ import annotations
 
 import copy

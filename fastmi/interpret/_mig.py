@@ -9,7 +9,6 @@ import numpy as np
 
 from .._result import _jsonable, unit_scale
 from .._validation import as_column, check_int, check_labels, check_unit
-from ..matrix._container import MIMatrix
 
 
 def factor_entropy(v, *, bins=20, discrete="auto", unit="nat"):
@@ -98,6 +97,12 @@ class MIGResult:
         return f"MIGResult(mig={self.mig:.4g} ± {self.std:.2g}, factors={self.factor_names})"
 
 
+def _is_mi_matrix(m):
+    """Whether ``m`` is an :class:`fastmi.MIMatrix` (recognised by its attributes: the matrix
+    package builds on this one, not the other way round, so it is not imported here)."""
+    return all(hasattr(m, a) for a in ("values", "stds", "samples", "row_names", "col_names", "symmetric"))
+
+
 def _gaps(values, entropies):
     """Per-factor normalised gaps of a (latents x factors) array."""
     srt = -np.sort(-values, axis=0)
@@ -150,7 +155,7 @@ def mig(m, factors=None, *, entropies=None, bins=20, discrete="auto"):
     .. [1] R. T. Q. Chen, X. Li, R. Grosse and D. Duvenaud, "Isolating sources of
        disentanglement in variational autoencoders", NeurIPS 2018.
     """
-    if isinstance(m, MIMatrix):
+    if _is_mi_matrix(m):
         if m.symmetric:
             raise ValueError("the MIG needs a latents x factors matrix (mi_matrix(latents, factors)), "
                              "not the symmetric all-pairs matrix")

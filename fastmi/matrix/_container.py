@@ -177,13 +177,13 @@ class MIMatrix:
     def most_informative(self):
         """For every row variable (latent), the column variable it knows most about; see
         :func:`fastmi.interpret.most_informative`."""
-        from ..interpret import most_informative
+        from ..interpret._mig import most_informative
 
         return most_informative(self)
 
     def mig(self, factors=None, **kwargs):
         """The Mutual Information Gap of this latents x factors matrix; see :func:`fastmi.mig`."""
-        from ..interpret import mig
+        from ..interpret._mig import mig
 
         return mig(self, factors, **kwargs)
 
