@@ -7,12 +7,12 @@ import math
 import warnings
 
 import numpy as np
-from scipy.special import digamma
 
 from ._copula import normal_scores
 from ._subsample import _doc, check_common, subsampled_result
 from ._validation import (check_bool, check_class_labels, check_conditioning, check_continuous, check_rng,
                           check_same_length)
+from ._wishart import half_logdet_bias
 
 
 #: smallest subsample: the ranks of fewer rows are too often exactly concordant (infinite GCMI)
@@ -36,7 +36,7 @@ def _gauss_entropy(u, bias_correct):
         return -math.inf
     h = float(np.sum(np.log(np.diag(chol))))  # 0.5 log det
     if bias_correct:
-        h -= 0.5 * d * math.log(2.0 / (n - 1)) + 0.5 * float(np.sum(digamma((n - np.arange(1, d + 1)) / 2.0)))
+        h -= half_logdet_bias(n, d)
     return h
 
 

@@ -8,7 +8,7 @@ import pytest
 
 import fastmi
 from fastmi.bench import GaussianMixture, get_distribution
-from fastmi.gmm._estimator import gaussian_mi_bias
+from fastmi._wishart import gaussian_mi_bias
 
 
 def test_gaussian_mi_bias_is_the_wishart_bias():

@@ -1,7 +1,6 @@
 """GMM-MI (Piras et al. 2023): the public estimator and its functional form."""
 from __future__ import annotations
 
-import functools
 import math
 import warnings
 
@@ -12,6 +11,7 @@ from .._copula import normal_scores
 from .._result import MIResult, resampling_info, unit_scale
 from .._scaling import standardize_columns
 from .._streams import Stream, Streams
+from .._wishart import gaussian_mi_bias
 from .._validation import (check_array, check_bool, check_choice, check_class_labels, check_conditioning, check_float,
                            check_int, check_rng, check_same_length, check_unit)
 from ..exceptions import ConvergenceWarning, DegenerateFitWarning, MisfitWarning
@@ -36,27 +36,6 @@ UPSTREAM_PROCEDURE = {"search": "fresh", "n_init": 3, "tol": 1e-5, "search_tol":
 # the model file format lives in _persist.py; these names stay importable from here
 from ._persist import MODEL_FORMAT, MODEL_VERSION, READABLE_VERSIONS as _READABLE_VERSIONS  # noqa: E402,F401
 
-
-def _half_logdet_bias(n, d):
-    """E[1/2 log det S] - 1/2 log det Sigma for the sample covariance S (ddof=1) of n Gaussian
-    rows in d dimensions: 1/2 sum_{i=1..d} [psi((n - i) / 2) + log(2 / (n - 1))]."""
-    from scipy.special import digamma
-
-    i = np.arange(1, d + 1)
-    return 0.5 * float(np.sum(digamma((n - i) / 2.0) + math.log(2.0 / (n - 1.0))))
-
-
-def gaussian_mi_bias(n, dx, dy, dz=0):
-    """Expected plug-in MI (dz = 0) or CMI of one Gaussian fitted to n rows, minus the truth.
-
-    The plug-in MI is a sum of Gaussian entropies, each biased by ``_half_logdet_bias``
-    whatever the covariance (Wishart sampling; the factor between ddof 0 and 1 cancels), so
-    the bias is exact and independent of the true MI: about dx dy / (2 n) for MI.
-    """
-    b = functools.partial(_half_logdet_bias, n)
-    if dz == 0:
-        return b(dx) + b(dy) - b(dx + dy)
-    return b(dx + dz) + b(dy + dz) - b(dx + dy + dz) - b(dz)
 
 
 class GMMMI:
