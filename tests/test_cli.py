@@ -266,3 +266,29 @@ def test_estimate_says_when_the_fit_fails_its_check(tmp_path):
     assert "MISFIT" in out
     d = json.loads(run("estimate", path, "--x", "x", "--y", "y", "--n-components", "2", "--json", *GMM_ARGS).stdout)
     assert d["diagnostics"]["misfit"] is True
+
+
+def test_permutations_in_estimate_and_matrix(table):
+    path, z, p = table
+    res = json.loads(run("estimate", path, "--x", "z0", "--y", "p0", "--method", "ksg", "--permutations", "19",
+                         "--json").stdout)
+    ref = fastmi.permutation_test(z[:, 0], p[:, 0], method="ksg", n_permutations=19, rng=0)
+    assert res["permutation_test"]["pvalue"] == ref.pvalue == pytest.approx(1 / 20)
+    assert res["permutation_test"]["observed"] == ref.observed
+    out = run("estimate", path, "--x", "z2", "--y", "p0", "--method", "ksg", "--permutations", "19").stdout
+    assert re.search(r"permutation test of independence: p = \S+ \(19 permutations", out), out
+    mat = json.loads(run("matrix", path, "--a", "z0,z1,z2", "--b", "p0,p1", "--method", "ksg", "--n-bootstrap", "0",
+                         "--permutations", "99", "--json").stdout)
+    m = fastmi.mi_matrix(z, p, method="ksg", n_bootstrap=0, n_permutations=99, rng=0)
+    assert mat["pvalues"] == m.pvalues.tolist()
+    assert mat["significant"] == m.significant(0.05).tolist()
+    assert mat["significant"][0][0] and mat["significant"][1][1] and not any(mat["significant"][2])
+    text = run("matrix", path, "--a", "z0,z1,z2", "--b", "p0,p1", "--method", "ksg", "--n-bootstrap", "0",
+               "--permutations", "99").stdout
+    assert "Benjamini-Hochberg" in text and "z0-p0" in text and "z1-p1" in text
+    for bad, message in ((["--permutations", "-1"], "--permutations must be >= 0"),
+                         (["--permutations", "9", "--alpha", "1.5"], "--alpha must lie in")):
+        cmd = "matrix" if "--alpha" in bad else "estimate"
+        cols = ["--a", "z0", "--b", "p0"] if cmd == "matrix" else ["--x", "z0", "--y", "p0"]
+        proc = run(cmd, path, *cols, "--method", "ksg", *bad, check=False)
+        assert proc.returncode == 2 and message in proc.stderr, proc.stderr

@@ -421,13 +421,11 @@ class GMMMI:
                 self._warm, record = self._select(self._data, 0, pmap, name="data", **opts)
                 ks = [self._warm.n_components]
             gave_way = probe and max(ks) > 1
-            if gave_way:
-                pass
-            elif self.y_type == "categorical":
+            if not gave_way and self.y_type == "categorical":
                 self.cv_ = {str(cl): f[1] for cl, f in zip(classes.tolist(), fits)}
                 self._final = [self._refit(self._data[codes == c], w) for c, w in enumerate(self._warm)]
                 self.n_components_ = {cl: k for cl, k in zip(classes.tolist(), ks)}
-            else:
+            elif not gave_way:
                 self.cv_ = record
                 self._final = self._refit(self._data, self._warm)
                 self.n_components_ = ks[0]
@@ -811,8 +809,6 @@ class GMMMI:
         """Entropies and KL divergences, unlike MI, change under the copula map: for a fit in
         copula space they come from a twin fitted to the same data in the data's own space (and
         bootstrapped, when this model was)."""
-        if getattr(self, "space_", "data") == "data":
-            return self
         if getattr(self, "_twin", None) is None:
             if not hasattr(self, "_raw"):
                 raise ValueError("this model was fitted in copula space and loaded without its data; entropy and KL "
