@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..neural._torch import require_torch, resolve_device
+from ..neural._torch import frozen_eval, require_torch, resolve_device
 
 
 def collect_activations(model, inputs, layers, *, batch_size=256, device=None):
@@ -39,16 +39,13 @@ def collect_activations(model, inputs, layers, *, batch_size=256, device=None):
     handles = [modules[name].register_forward_hook(
         lambda mod, inp, out, key=key: store[key].append(out.detach().float().cpu())) for key, name in layers.items()]
     data = inputs if torch.is_tensor(inputs) else torch.as_tensor(np.asarray(inputs, dtype=np.float32))
-    was_training = model.training
-    model.eval()
     try:
-        with torch.no_grad():
+        with frozen_eval(model, freeze=False), torch.no_grad():
             for s in range(0, data.shape[0], batch_size):
                 model(data[s:s + batch_size].to(dev))
     finally:
         for h in handles:
             h.remove()
-        model.train(was_training)
     return {key: torch.cat(v).numpy() for key, v in store.items()}
 
 
