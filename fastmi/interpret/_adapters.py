@@ -38,7 +38,9 @@ def collect_activations(model, inputs, layers, *, batch_size=256, device=None):
     store = {key: [] for key in layers}
     handles = [modules[name].register_forward_hook(
         lambda mod, inp, out, key=key: store[key].append(out.detach().float().cpu())) for key, name in layers.items()]
-    data = inputs if torch.is_tensor(inputs) else torch.as_tensor(np.asarray(inputs, dtype=np.float32))
+    param = next(model.parameters(), None)
+    dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+    data = (inputs if torch.is_tensor(inputs) else torch.as_tensor(np.asarray(inputs))).to(dtype)  # the model's dtype
     try:
         with frozen_eval(model, freeze=False), torch.no_grad():
             for s in range(0, data.shape[0], batch_size):
