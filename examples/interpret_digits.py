@@ -82,11 +82,14 @@ def main():
     p.add_argument("--n-explain", type=int, default=100)
     p.add_argument("--n-attributes", type=int, default=10)
     p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--smoke", action="store_true", help="tiny settings, to check that the script runs")
     args = p.parse_args()
+    if args.smoke:
+        args.n_explain = 8
     t0 = time.perf_counter()
     torch.set_num_threads(1)
     X_tr, y_tr, X_te, y_te = digits_split(args.seed)
-    net = train_cnn(X_tr, y_tr, args.seed)
+    net = train_cnn(X_tr, y_tr, args.seed, epochs=1 if args.smoke else 8)
     with torch.no_grad():
         acc = float((net(torch.from_numpy(X_te)).argmax(1).numpy() == y_te).mean())
     print(f"CNN test accuracy {acc:.3f} ({time.perf_counter() - t0:.0f} s)")
@@ -116,7 +119,7 @@ def main():
     acts = collect_activations(net, X_all, {"local": "relu2", "global": "relu3"})
     local, _ = to_positions(acts["local"])
     t = time.perf_counter()
-    lg = local_global_map(local, acts["global"], max_epochs=40, rng=args.seed)
+    lg = local_global_map(local, acts["global"], max_epochs=2 if args.smoke else 40, rng=args.seed)
     methods["local-global map"] = lg.map[len(X_tr):len(X_tr) + len(Xe)].reshape(len(Xe), 8, 8)
     seconds["local-global map"] = time.perf_counter() - t
 
@@ -126,7 +129,8 @@ def main():
     with torch.no_grad():
         f_tr, f_te = net(torch.from_numpy(X_tr)).numpy(), net(torch.from_numpy(X_te)).numpy()
     t = time.perf_counter()
-    fl = FLINT(args.n_attributes, rng=args.seed).fit(h_tr, X_tr, f_tr)
+    smoke = {"n_init": 1, "n_steps": 20} if args.smoke else {}  # otherwise FLINT's defaults
+    fl = FLINT(args.n_attributes, rng=args.seed, **smoke).fit(h_tr, X_tr, f_tr)
     flint_fid = fidelity(fl.predict_logits(h_te), f_te)
     g_prob = nn.Sequential(Interpreter(net, fl), nn.Softmax(-1))
     methods["FLINT (FI of g)"] = functional_fisher(g_prob, Xe, target=tgt, cov=cov, batch=True, rng=args.seed).map
