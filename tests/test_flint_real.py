@@ -23,7 +23,8 @@ def test_forced_collapse_warns_and_reports_no_relevance():
     H, X, logits = _linear_task()
     # sparsity far above the fidelity term, no warm-up: every attribute is switched off
     with pytest.warns(CollapseWarning, match="collapsed"):
-        fl = FLINT(6, l1_weight=50.0, group_weight=50.0, warmup=0.0, head_sparsity=0, n_init=2, n_steps=60, rng=0).fit(H, X, logits)
+        fl = FLINT(6, l1_weight=50.0, group_weight=50.0, warmup=0.0, head_sparsity=0, n_init=2, n_steps=60,
+                   rng=0).fit(H, X, logits)
     assert fl.collapsed_ and all(fl.runs_collapsed_)
     assert fl.fidelity_ < 0.8
     r = fl.local_relevance()

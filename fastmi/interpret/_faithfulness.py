@@ -124,7 +124,8 @@ def _call_attribution(attributions, model, x, tgt, attribute_kwargs):
     kwargs = dict(attribute_kwargs or {})
     if hasattr(attributions, "attribute") and callable(attributions.attribute):
         if not tensors:
-            raise ValueError("a Captum attribution needs a torch model: pass the module (or a callable of tensors) as f")
+            raise ValueError("a Captum attribution needs a torch model: pass the module (or a callable of "
+                             "tensors) as f")
         import torch
 
         xt = _model_tensor(model, x)
