@@ -23,3 +23,8 @@ class MisfitWarning(FitWarning):
     """The fitted mixture fails a goodness-of-fit check: the MI it implies disagrees with what
     a nonparametric (k-NN) estimator sees in the data, beyond both estimates' errors, so the
     mixture misses (or invents) dependence and the reported error bar does not cover it."""
+
+
+class CollapseWarning(FitWarning):
+    """An interpreter (FLINT) collapsed: its attributes are constant over the data, or its
+    output fidelity is below the threshold, so its explanations describe no decision."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..neural._torch import require_torch, resolve_device
+from ..neural._torch import frozen_eval, require_torch, resolve_device
 
 
 def collect_activations(model, inputs, layers, *, batch_size=256, device=None):
@@ -38,17 +38,16 @@ def collect_activations(model, inputs, layers, *, batch_size=256, device=None):
     store = {key: [] for key in layers}
     handles = [modules[name].register_forward_hook(
         lambda mod, inp, out, key=key: store[key].append(out.detach().float().cpu())) for key, name in layers.items()]
-    data = inputs if torch.is_tensor(inputs) else torch.as_tensor(np.asarray(inputs, dtype=np.float32))
-    was_training = model.training
-    model.eval()
+    param = next(model.parameters(), None)
+    dtype = param.dtype if param is not None and param.is_floating_point() else torch.float32
+    data = (inputs if torch.is_tensor(inputs) else torch.as_tensor(np.asarray(inputs))).to(dtype)  # the model's dtype
     try:
-        with torch.no_grad():
+        with frozen_eval(model, freeze=False), torch.no_grad():
             for s in range(0, data.shape[0], batch_size):
                 model(data[s:s + batch_size].to(dev))
     finally:
         for h in handles:
             h.remove()
-        model.train(was_training)
     return {key: torch.cat(v).numpy() for key, v in store.items()}
 
 

@@ -67,16 +67,13 @@ def model_outputs(f, z, *, batch_size=_CHUNK):
     if _is_module(f):
         import torch
 
+        from ..neural._torch import frozen_eval
+
         dtype, dev = _module_dtype(f), _module_device(f)
-        was_training = f.training
-        f.eval()
-        try:
-            with torch.no_grad():
-                for s in range(0, z.shape[0], batch_size):
-                    zt = torch.as_tensor(z[s:s + batch_size], dtype=dtype, device=dev)
-                    outs.append(f(zt).detach().cpu().double().numpy())
-        finally:
-            f.train(was_training)
+        with frozen_eval(f, freeze=False), torch.no_grad():
+            for s in range(0, z.shape[0], batch_size):
+                zt = torch.as_tensor(z[s:s + batch_size], dtype=dtype, device=dev)
+                outs.append(f(zt).detach().cpu().double().numpy())
     else:
         for s in range(0, z.shape[0], batch_size):
             outs.append(np.asarray(f(z[s:s + batch_size]), dtype=np.float64))
@@ -127,34 +124,75 @@ def finite_difference_grad(f, z, *, target=None, step=None):
     return grad.reshape(z.shape)
 
 
-def _torch_values_grads(model, z, target, batch_size=256):
+def _log_prob_module(model, output):
+    """A callable whose output is log f, or None when ``model`` returns f itself.
+
+    ``output='auto'``: a ``nn.Sequential`` ending in ``nn.Softmax`` is differentiated as the
+    log-softmax of its body (exact, and free of the float32 underflow of softmax far from
+    the decision boundary); one ending in ``nn.LogSoftmax`` already returns log f."""
+    from torch import nn
+
+    if output == "log_prob":
+        return model
+    if output == "auto" and isinstance(model, nn.Sequential) and len(model) > 0:
+        last = model[-1]
+        if isinstance(last, nn.LogSoftmax):
+            return model
+        if isinstance(last, nn.Softmax) and len(model) > 1:
+            import torch
+
+            dim = 1 if last.dim is None else last.dim
+            body = model[:-1]
+            return lambda z: torch.log_softmax(body(z), dim)
+    return None
+
+
+def _returns_log(f, output):
+    """True when the outputs of ``f`` are log f: ``output='log_prob'``, or a torch
+    ``nn.Sequential`` ending in ``nn.LogSoftmax`` under 'auto'."""
+    if output == "log_prob":
+        return True
+    if output == "auto" and _is_module(f):
+        from torch import nn
+
+        return isinstance(f, nn.Sequential) and len(f) > 0 and isinstance(f[-1], nn.LogSoftmax)
+    return False
+
+
+def _select(out, targets, name="f"):
+    """The per-row target column of a torch output of shape (m,) or (m, n_classes)."""
+    if out.ndim == 2 and out.shape[1] == 1:
+        return out[:, 0]
+    if out.ndim == 1:
+        return out
+    if out.ndim != 2:
+        raise ValueError(f"{name} must return shape (m,) or (m, n_classes), got {tuple(out.shape)}")
+    return out.gather(1, targets[:, None])[:, 0]
+
+
+def _torch_values_grads(model, z, targets, output="auto", rows=None):
+    """By autograd at every row of ``z`` (``targets``: one output column per row): the values
+    and gradients of log f with ``True`` when the model's log f is available (see
+    :func:`_log_prob_module`), else those of f with ``False``."""
     import torch
 
+    from ..neural._torch import frozen_eval
+
     dtype, dev = _module_dtype(model), _module_device(model)
+    d = int(np.prod(z.shape[1:]))
+    rows = max(64, 2 ** 18 // max(1, d)) if rows is None else rows
     vals, grads = [], []
-    flags = [p.requires_grad for p in model.parameters()]
-    was_training = model.training
-    model.eval()
-    try:
-        for p in model.parameters():
-            p.requires_grad_(False)
-        for s in range(0, z.shape[0], batch_size):
-            zt = torch.as_tensor(z[s:s + batch_size], dtype=dtype, device=dev).requires_grad_(True)
-            out = model(zt)
-            if out.ndim == 2 and out.shape[1] == 1:
-                out = out[:, 0]
-            if out.ndim == 2:
-                out = out[:, target]
-            elif out.ndim != 1:
-                raise ValueError(f"f must return shape (m,) or (m, n_classes), got {tuple(out.shape)}")
+    with frozen_eval(model):
+        log_model = _log_prob_module(model, output)
+        net = model if log_model is None else log_model
+        tg = torch.as_tensor(np.asarray(targets, dtype=np.int64), device=dev)
+        for s in range(0, z.shape[0], rows):
+            zt = torch.as_tensor(z[s:s + rows], dtype=dtype, device=dev).requires_grad_(True)
+            out = _select(net(zt), tg[s:s + rows])
             (g,) = torch.autograd.grad(out.sum(), zt)
             vals.append(out.detach().cpu().double().numpy())
             grads.append(g.detach().cpu().double().numpy())
-    finally:
-        for p, fl in zip(model.parameters(), flags):
-            p.requires_grad_(fl)
-        model.train(was_training)
-    return np.concatenate(vals), np.concatenate(grads)
+    return np.concatenate(vals), np.concatenate(grads), log_model is not None
 
 
 def _sqrt_psd(c):
@@ -163,6 +201,25 @@ def _sqrt_psd(c):
     if w.min() < -1e-8 * max(1.0, abs(w.max())):
         raise ValueError(f"cov must be positive semi-definite; smallest eigenvalue {w.min():.3g}")
     return v * np.sqrt(np.clip(w, 0.0, None))
+
+
+_FACTORS: dict = {}  # digest of S -> its square root; eigh of a d x d S dominated repeated calls
+_MAX_FACTORS = 16
+
+
+def _cached_sqrt(S):
+    """:func:`_sqrt_psd` of ``S``, kept for the next calls with the same matrix."""
+    import hashlib
+
+    key = (S.shape, hashlib.blake2b(np.ascontiguousarray(S).tobytes(), digest_size=16).digest())
+    L = _FACTORS.get(key)
+    if L is None:
+        L = _sqrt_psd(S)
+        L.setflags(write=False)
+        if len(_FACTORS) >= _MAX_FACTORS:
+            _FACTORS.pop(next(iter(_FACTORS)))
+        _FACTORS[key] = L
+    return L
 
 
 def estimate_covariance(X, y=None, *, shrinkage="ledoit_wolf"):
@@ -227,30 +284,32 @@ def _shrunk_cov(X, shrinkage):
 
 @dataclass
 class FunctionalInformation:
-    """Functional-information (or gradient-based) attributions of one input.
+    """Functional-information (or gradient-based) attributions of one input or of a batch.
 
     Attributes
     ----------
     attributions : ndarray
         One value per feature, in the input's shape (per group, shape (n_groups,), when
-        ``groups`` was given). For 'cov_fi' and 'fi' in nats of functional entropy.
-    total : float
+        ``groups`` was given); with ``batch=True`` one such row per input, shape (m, ...).
+        For 'cov_fi' and 'fi' in nats of functional entropy.
+    total : float or ndarray of shape (m,)
         Their sum; for 'cov_fi' / 'fi' the log-Sobolev upper bound on ``entropy``.
-    entropy : float
+    entropy : float or ndarray of shape (m,)
         Monte-Carlo plug-in estimate of Ent_mu(f) from the same samples (biased low for few
         samples).
     map : ndarray or None
         Images (inputs with 3 axes, channels first): attributions summed over channels, shape
-        (H, W); None otherwise.
+        (H, W) (or (m, H, W)); None otherwise.
     group_labels : ndarray or None
         The group of each entry of ``attributions`` (sorted labels).
     method : str
-    target : int or None
+    target : int, ndarray of shape (m,) or None
         The output column explained.
-    f_x : float
+    f_x : float or ndarray of shape (m,)
         f(x) at the input itself.
     diagnostics : dict
-        n_samples, spread, gradient source, mean of f over mu.
+        n_samples, spread, gradient source, whether log f was differentiated, mean of f over
+        mu.
     """
 
     attributions: np.ndarray
@@ -269,6 +328,9 @@ class FunctionalInformation:
                           "diagnostics": self.diagnostics})
 
     def __repr__(self):
+        if np.ndim(self.total):
+            return (f"FunctionalInformation(method={self.method!r}, batch of {np.size(self.total)}, "
+                    f"shape={self.attributions.shape})")
         return (f"FunctionalInformation(method={self.method!r}, total={self.total:.4g}, entropy={self.entropy:.4g}, "
                 f"shape={self.attributions.shape})")
 
@@ -294,38 +356,75 @@ def _resolve_cov(cov, target, d):
     return c
 
 
+def _as_targets(target, m, n_out):
+    """One int target per input (None: left to the argmax); accepts ints, NumPy integers, and
+    integer arrays or tensors of one or ``m`` entries."""
+    if target is None:
+        return None
+    t = target.detach().cpu().numpy() if hasattr(target, "detach") else target
+    t = np.asarray(t)
+    if t.dtype.kind not in "iu":
+        raise ValueError(f"target must be an integer (or integers, one per input), got {target!r}")
+    if t.ndim > 1 or t.size not in (1, m):
+        raise ValueError(f"target must be one integer or {m} integers (one per input), got shape {t.shape}")
+    t = np.broadcast_to(t.reshape(-1), (m,)).astype(np.int64)
+    if (t < 0).any():
+        raise ValueError(f"target must be >= 0, got {t.min()}")
+    if n_out is not None and (t >= n_out).any():
+        raise ValueError(f"target must be < n_outputs={n_out}, got {t.max()}")
+    return t
+
+
 def functional_fisher(f, x, *, target=None, grad=None, cov=None, spread=0.15, n_samples=100, groups=None,
-                      method="cov_fi", rng=None):
-    """Functional-information attribution of one input (Gat et al., 2022).
+                      method="cov_fi", batch=False, output="auto", rng=None):
+    """Functional-information attribution of one input, or of a batch (Gat et al., 2022).
 
     Parameters
     ----------
     f : callable or torch.nn.Module
         The model: maps a batch of shape ``(m, *x.shape)`` to positive outputs of shape (m,) or
         (m, n_classes), e.g. class probabilities (wrap a logit model as
-        ``nn.Sequential(model, nn.Softmax(-1))``).
-    x : array-like
-        One input (a vector, or an image of shape (C, H, W)).
-    target : int or None
-        The output column explained (2-D outputs); default: the argmax of f(x).
+        ``nn.Sequential(model, nn.Softmax(-1))``: its log-softmax is then differentiated,
+        see ``output``).
+    x : array-like or tensor
+        One input (a vector, or an image of shape (C, H, W)); with ``batch=True`` a batch of
+        inputs of shape (m, *input_shape).
+    target : int, integer array or tensor, or None
+        The output column explained (2-D outputs); with ``batch=True`` one per input or one
+        for all. Default: the argmax of f(x).
     grad : callable, optional
         ``grad(z)`` -> gradient of the target output at each row of the batch ``z``, shape
-        ``(m, *x.shape)``. Default: torch autograd for a module, central finite differences for a
-        NumPy callable (2 d model calls per sample).
+        ``(m, *input_shape)`` (of log f when ``output='log_prob'``). With ``batch=True`` it is
+        called once per input, on that input's samples. Default: torch autograd for a
+        module, central finite differences for a NumPy callable (2 d model calls per
+        sample).
     cov : array-like of shape (d, d) or (d,), dict, or None
-        The data covariance S (d = x.size), a diagonal, or a dict ``{class: S}`` from
-        :func:`estimate_covariance` (the entry of ``target`` is used). None: the identity.
+        The data covariance S (d = the input's size), a diagonal, or a dict ``{class: S}``
+        from :func:`estimate_covariance` (the entry of each input's target is used). None:
+        the identity. Its square root is computed once per matrix and kept for later calls.
     spread : float, default=0.15
         mu = N(x, spread * S).
     n_samples : int, default=100
-        Monte-Carlo samples from mu.
-    groups : array-like of int with x's shape, optional
+        Monte-Carlo samples from mu, per input.
+    groups : array-like of int with the input's shape, optional
         A group label per feature: attributions are summed per group.
     method : {'cov_fi', 'fi', 'smoothgrad', 'smoothgrad_sq', 'vargrad'}, default='cov_fi'
         'cov_fi': FI_i = 1/2 E[(Sigma grad f)_i d_i f / f] with Sigma = spread * S.
         'fi': the same with the diagonal of S (mu has independent coordinates).
         'smoothgrad': E[grad f]; 'smoothgrad_sq': E[(grad f)^2]; 'vargrad': Var[grad f],
         all under mu = N(x, spread * S) (baselines; ``entropy`` is still reported).
+    batch : bool, default=False
+        Explain every row of ``x``: one result whose ``attributions`` have shape
+        (m, *input_shape) and whose ``total``, ``entropy``, ``f_x`` and ``target`` have shape
+        (m,). The model runs on all the inputs' samples together. Row j equals the
+        single-input call on ``x[j]`` when the single calls share one Generator in order
+        (``g = np.random.default_rng(seed)``; ``[functional_fisher(f, xj, rng=g) for xj in x]``).
+    output : {'auto', 'prob', 'log_prob'}, default='auto'
+        What ``f`` returns. 'prob': f itself. 'log_prob': log f (e.g. a module ending in
+        ``nn.LogSoftmax``, or a NumPy callable returning log-probabilities): the terms are
+        computed as 1/2 E[f (Sigma grad log f)_i d_i log f], which does not underflow where f
+        does. 'auto': 'log_prob' for a torch ``nn.Sequential`` ending in ``nn.LogSoftmax``,
+        the log-softmax of the body for one ending in ``nn.Softmax``, else 'prob'.
     rng : None, int, SeedSequence or Generator
         Source of the Monte-Carlo samples (SPEC 7).
 
@@ -338,6 +437,8 @@ def functional_fisher(f, x, *, target=None, grad=None, cov=None, spread=0.15, n_
     For 'cov_fi' and 'fi', ``total`` = 1/2 E[grad f^T Sigma grad f / f] >= Ent_mu(f) (the
     Gaussian log-Sobolev inequality; equality for f = exp(a . x)); both are in nats and scale
     with f. A feature the model does not read gets exactly 0 with 'fi' and with 'cov_fi'.
+    ``entropy`` is computed as E[f (log f - log E f)], which avoids the cancellation of
+    E[f log f] - E[f] log E[f] when f is nearly constant.
 
     References
     ----------
@@ -345,72 +446,137 @@ def functional_fisher(f, x, *, target=None, grad=None, cov=None, spread=0.15, n_
        Perspective on Model Interpretation", ICML 2022.
     """
     check_choice(method, "method", set(_METHODS))
+    check_choice(output, "output", {"auto", "prob", "log_prob"})
     spread = check_float(spread, "spread", low=0.0, low_inclusive=False)
     n_samples = check_int(n_samples, "n_samples", low=2)
-    x = np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x, dtype=np.float64)
-    if x.size < 1 or not np.isfinite(x).all():
-        raise ValueError("x must be a non-empty finite array (one input)")
+    if not isinstance(batch, (bool, np.bool_)):
+        raise ValueError(f"batch must be True or False, got {batch!r}")
+    X = np.asarray(x.detach().cpu().numpy() if hasattr(x, "detach") else x, dtype=np.float64)
+    if not batch:
+        X = X[None]
+    if X.ndim < 2 or X.shape[0] < 1 or X[0].size < 1:
+        raise ValueError(f"x must be a non-empty batch of shape (m, *input_shape) with batch=True, got {X.shape}"
+                         if batch else "x must be a non-empty finite array (one input)")
+    if not np.isfinite(X).all():
+        raise ValueError("x must be finite (no NaN or infinite values)")
     if grad is not None and not callable(grad):
         raise ValueError(f"grad must be callable or None, got {type(grad).__name__}")
     if not (callable(f) or _is_module(f)):
         raise ValueError(f"f must be callable or a torch.nn.Module, got {type(f).__name__}")
     gen = check_rng(rng)
-    shape, d = x.shape, x.size
-    out_x = model_outputs(f, x[None])
-    if out_x.ndim == 2 and out_x.shape[1] > 1:
-        if target is None:
-            target = int(np.argmax(out_x[0]))
-        target = check_int(target, "target", low=0)
-        if target >= out_x.shape[1]:
-            raise ValueError(f"target must be < n_outputs={out_x.shape[1]}, got {target}")
-    elif target is not None:
-        target = check_int(target, "target", low=0)
-    f_x = float(_as_output(out_x, target)[0])
-    S = _resolve_cov(cov, target, d)
-    if method == "fi":
-        S = np.diag(np.diag(S))
-    sigma = spread * S
-    L = _sqrt_psd(sigma)
-    eps = gen.standard_normal((n_samples, d))
-    z = (x.reshape(1, d) + eps @ L.T).reshape(n_samples, *shape)
+    m, shape = X.shape[0], X.shape[1:]
+    d = int(np.prod(shape))
+    out_x = model_outputs(f, X)
+    multi = out_x.ndim == 2 and out_x.shape[1] > 1
+    if multi:
+        targets = _as_targets(target, m, out_x.shape[1])
+        if targets is None:
+            targets = np.argmax(out_x, axis=1)
+        f_x = out_x[np.arange(m), targets]
+        tgt_out = targets
+        cov_keys = [int(t) for t in targets]
+    else:
+        targets = _as_targets(target, m, None)
+        f_x = _as_output(out_x, None)
+        tgt_out = np.zeros(m, dtype=np.int64)  # the only column
+        cov_keys = [None] * m if targets is None else [int(t) for t in targets]
+    log_out = _returns_log(f, output)
+    if log_out:
+        f_x = np.exp(f_x)
+    # Sigma's square root once per distinct target (class-conditional S) and matrix
+    factors = {}
+    for key in set(cov_keys) if isinstance(cov, dict) else [None]:
+        S = _resolve_cov(cov, key, d)
+        if method == "fi":
+            S = np.diag(np.diag(S))
+        factors[key] = (S, _cached_sqrt(S))
+    z = np.empty((m, n_samples, d))
+    sigmas = []
+    for j in range(m):
+        S, L = factors[cov_keys[j] if isinstance(cov, dict) else None]
+        eps = gen.standard_normal((n_samples, d))
+        z[j] = X[j].reshape(1, d) + np.sqrt(spread) * (eps @ L.T)
+        sigmas.append(S)
+    zs = z.reshape(m * n_samples, *shape)
+    row_t = np.repeat(tgt_out, n_samples)
     if grad is not None:
-        vals = _as_output(model_outputs(f, z), target)
-        g = np.asarray(grad(z), dtype=np.float64)
+        vals = model_outputs(f, zs)
+        vals = vals[np.arange(m * n_samples), row_t] if multi else _as_output(vals, None)
+        g = np.concatenate([np.asarray(grad(z[j].reshape(n_samples, *shape)), dtype=np.float64) for j in range(m)])
         source = "user"
     elif _is_module(f):
-        vals, g = _torch_values_grads(f, z, target)
-        source = "autograd"
+        vals, g, log_grad = _torch_values_grads(f, zs, row_t, output)
+        source = "autograd of log f" if log_grad and not log_out else "autograd"
+        log_out = log_out or log_grad
     else:
-        vals = _as_output(model_outputs(f, z), target)
-        g = finite_difference_grad(f, z, target=target)
+        vals = model_outputs(f, zs)
+        vals = vals[np.arange(m * n_samples), row_t] if multi else _as_output(vals, None)
+        g = np.empty((m * n_samples, *shape))
+        for t in np.unique(row_t):
+            sel = row_t == t
+            g[sel] = finite_difference_grad(f, zs[sel], target=int(t) if multi else None)
         source = "finite_differences"
-    if g.shape != (n_samples, *shape):
-        raise ValueError(f"the gradient has shape {g.shape}, expected {(n_samples, *shape)}")
-    g = g.reshape(n_samples, d)
-    if method in ("cov_fi", "fi"):
-        if not (vals > 0).all():
+    if g.shape != (m * n_samples, *shape):
+        raise ValueError(f"the gradient has shape {g.shape}, expected {(m * n_samples, *shape)}")
+    g = g.reshape(m, n_samples, d)
+    vals = vals.reshape(m, n_samples)
+    if log_out:
+        if np.isnan(vals).any() or np.isposinf(vals).any():
+            raise ValueError("log f must be finite or -inf on the samples")
+        logf, glog = vals, g
+    else:
+        fi_method = method in ("cov_fi", "fi")
+        if fi_method and ((vals < 0).any() or np.isnan(vals).any()):
             raise ValueError("f must be positive on the samples (use class probabilities, not logits)")
-        att = 0.5 * np.mean((g @ sigma) * g / vals[:, None], axis=0)
-    elif method == "smoothgrad":
-        att = g.mean(axis=0)
-    elif method == "smoothgrad_sq":
-        att = np.mean(g ** 2, axis=0)
-    else:
-        att = g.var(axis=0)
-    if (vals > 0).all():
-        mean_f = vals.mean()
-        entropy = float(np.mean(vals * np.log(vals)) - mean_f * np.log(mean_f))
-    else:
-        entropy = float("nan")
-    att = att.reshape(shape)
-    image_map = att.sum(axis=0) if len(shape) == 3 else None
+        zero = vals == 0
+        if fi_method and zero.any():
+            raise ValueError(f"f must be positive on the samples, but it underflows to 0 on {int(zero.sum())} of "
+                             f"{zero.size}: give log-probabilities (output='log_prob', e.g. a model ending in "
+                             "nn.LogSoftmax), or nn.Sequential(net, nn.Softmax(-1)), whose log-softmax is used")
+        with np.errstate(divide="ignore", invalid="ignore"):
+            logf = np.log(vals)
+            glog = np.where(zero[..., None], 0.0, g / vals[..., None])
+    fz = np.exp(logf)
+    att = np.empty((m, d))
+    entropy = np.full(m, np.nan)
+    for j in range(m):
+        if method in ("cov_fi", "fi"):
+            # 1/2 E[f (Sigma grad log f)_i d_i log f] = 1/2 E[(Sigma grad f)_i d_i f / f]
+            att[j] = 0.5 * np.mean(fz[j, :, None] * (glog[j] @ (spread * sigmas[j])) * glog[j], axis=0)
+        else:
+            gf = glog[j] * fz[j, :, None] if log_out else g[j]
+            if method == "smoothgrad":
+                att[j] = gf.mean(axis=0)
+            elif method == "smoothgrad_sq":
+                att[j] = np.mean(gf ** 2, axis=0)
+            else:
+                att[j] = gf.var(axis=0)
+        lj = logf[j]
+        if not np.isnan(lj).any() and np.isfinite(lj).any():
+            top = lj.max()
+            log_mean = top + np.log(np.mean(np.exp(lj - top)))  # log E f, no underflow
+            terms = np.zeros_like(lj)
+            live = np.isfinite(lj)  # f = 0 contributes 0 to E[f log f]
+            terms[live] = fz[j, live] * (lj[live] - log_mean)
+            entropy[j] = float(np.mean(terms))
+    mean_f = fz.mean(axis=1)
+    att = att.reshape(m, *shape)
+    image_map = att.sum(axis=1) if len(shape) == 3 else None
     labels = None
     if groups is not None:
         grp = np.asarray(groups)
         if grp.shape != shape or grp.dtype.kind not in "iub":
             raise ValueError(f"groups must be integer labels with x's shape {shape}, got {grp.dtype} {grp.shape}")
         labels, inv = np.unique(grp.ravel(), return_inverse=True)
-        att = np.bincount(inv, weights=att.ravel(), minlength=labels.size)
-    return FunctionalInformation(att, float(att.sum()), entropy, image_map, labels, method, target, f_x,
-                                 {"n_samples": n_samples, "spread": spread, "gradient": source,
-                                  "mean_f": float(vals.mean())})
+        att = np.stack([np.bincount(inv, weights=a.ravel(), minlength=labels.size) for a in att])
+    total = att.reshape(m, -1).sum(axis=1)
+    diag = {"n_samples": n_samples, "spread": spread, "gradient": source, "log_f": bool(log_out)}
+    tout = tgt_out if multi else targets
+    if batch:
+        diag["mean_f"] = mean_f
+        return FunctionalInformation(att, total, entropy, image_map, labels, method,
+                                     None if tout is None else tout.copy(), f_x, diag)
+    diag["mean_f"] = float(mean_f[0])
+    return FunctionalInformation(att[0], float(total[0]), float(entropy[0]),
+                                 None if image_map is None else image_map[0], labels, method,
+                                 None if tout is None else int(tout[0]), float(f_x[0]), diag)

@@ -16,7 +16,7 @@ import numpy as np
 from .._config import resolve_n_jobs
 from .._result import _jsonable, unit_scale
 from .._validation import check_choice, check_float, check_int, check_rng, check_unit
-from ..neural._torch import require_torch, resolve_device, seeded, standardize, torch_seed
+from ..neural._torch import frozen_eval, require_torch, resolve_device, seeded, standardize, torch_seed
 
 _WHAT = "the local-global maps"
 
@@ -337,13 +337,8 @@ def bottleneck_map(head, local, labels, beta, *, alpha="per_position", loss="cro
     gen = check_rng(rng)
     xt_np, mu, sigma = standardize(x, 0)
     seed = torch_seed(gen)
-    flags = [p.requires_grad for p in head.parameters()]
-    was_training = head.training
-    try:
+    with frozen_eval(head):
         with seeded(seed, dev, n_threads):
-            head.eval()
-            for p in head.parameters():
-                p.requires_grad_(False)
             Xt = torch.from_numpy(xt_np.astype(np.float32)).to(dev)
             MU = torch.from_numpy(mu.astype(np.float32)).to(dev)
             SIG = torch.from_numpy(sigma.astype(np.float32)).to(dev)
@@ -398,10 +393,6 @@ def bottleneck_map(head, local, labels, beta, *, alpha="per_position", loss="cro
                 noisy = a[..., None] * torch.randn_like(Xt) + (1 - a[..., None]) * Xt
                 task_loss = float(task(head(noisy * SIG + MU), T))
                 alpha_np = a.cpu().numpy().astype(np.float64)
-    finally:
-        for p, f in zip(head.parameters(), flags):
-            p.requires_grad_(f)
-        head.train(was_training)
     bits = cap / math.log(2)
     summary = bits.mean(axis=0)
     return BottleneckMap(alpha_np, bits, summary, float(summary.sum()), task_loss, float(beta), alpha,

@@ -73,3 +73,26 @@ def standardize(a, axis=0, name=None):
     std[std == 0] = 1.0
     with np.errstate(over="ignore"):
         return (b - mean) / std, mean * p, std * p
+
+
+@contextlib.contextmanager
+def frozen_eval(model, *, freeze=True):
+    """Run the block with every submodule of ``model`` in eval mode (and, with ``freeze``,
+    every parameter's ``requires_grad`` off), then restore each submodule's own ``training``
+    flag and each parameter's own ``requires_grad``.
+
+    ``model.train(was_training)`` is not enough: it sets the flag of every submodule to the
+    wrapper's, so an eval-mode network inside ``nn.Sequential(net, nn.Softmax(-1))`` would come
+    back with its dropout and batch-norm updates switched on."""
+    modes = [(m, m.training) for m in model.modules()]
+    flags = [(p, p.requires_grad) for p in model.parameters()] if freeze else []
+    try:
+        model.eval()
+        for p, _ in flags:
+            p.requires_grad_(False)
+        yield model
+    finally:
+        for m, mode in modes:
+            m.training = mode
+        for p, flag in flags:
+            p.requires_grad_(flag)
