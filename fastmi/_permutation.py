@@ -97,7 +97,11 @@ def _permutation(rng, n, strata):
 def _null_settings(method, kind, kwargs):
     """kwargs for the null (and observed) estimates: no error bar and no fit check, where the
     estimator has those options (a permutation test needs neither)."""
-    params = inspect.signature(_registry.get(method, kind).function(kind)).parameters
+    params = set(inspect.signature(_registry.get(method, kind).function(kind)).parameters)
+    if method == "gmm":  # its functional forms hand **kwargs to GMMMI
+        from .gmm import GMMMI
+
+        params |= set(inspect.signature(GMMMI).parameters)
     out = dict(kwargs)
     for name, value in (("n_bootstrap", 0), ("check_fit", False)):
         if name in params:

@@ -71,6 +71,11 @@ def test_gmm_observed_is_the_full_fit_not_the_bootstrap_mean():
                                rng=child_seed(np.random.SeedSequence(0), 0))
     assert res.observed == pytest.approx(point.mi, rel=1e-12)
     assert res.pvalue == pytest.approx(1 / 6)
+    # the null estimates are point estimates too: no bootstrap, no fit check
+    perm = np.random.default_rng(child_seed(np.random.SeedSequence(0), 1, 0)).permutation(400)
+    null0 = fastmi.mutual_info(x[perm], y, method="gmm", n_bootstrap=0, check_fit=False,
+                               rng=child_seed(np.random.SeedSequence(0), 2, 0))
+    assert res.null_distribution[0] == null0.mi
 
 
 def test_conditional_scheme_keeps_the_dependence_on_z():
