@@ -1,4 +1,8 @@
-"""Explanations of a small CNN trained on scikit-learn's digits, side by side with Captum.
+"""
+Explanations of a CNN trained on scikit-learn's digits, beside Captum's
+=======================================================================
+
+Explanations of a small CNN trained on scikit-learn's digits, side by side with Captum.
 
 A 2-conv CNN is trained on 70 % of ``load_digits`` (1797 8 x 8 images, bundled with
 scikit-learn: no download); explanations of ``--n-explain`` test images (the class the CNN
@@ -78,7 +82,7 @@ class Interpreter(nn.Module):
 
 
 def main():
-    p = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    p = argparse.ArgumentParser(description=__doc__.strip().split("\n")[0])
     p.add_argument("--out", default="interpret_digits.png")
     p.add_argument("--n-explain", type=int, default=100)
     p.add_argument("--n-attributes", type=int, default=10)

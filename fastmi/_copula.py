@@ -7,8 +7,7 @@ ties) a product of standard Gaussians there, whatever their marginals.
 from __future__ import annotations
 
 import numpy as np
-from scipy.special import ndtri
-from scipy.stats import rankdata
+from scipy.special import ndtri  # not scipy.stats: ``import fastmi`` stays light
 
 
 def normal_scores(a):
@@ -28,5 +27,18 @@ def normal_scores(a):
     """
     a = np.asarray(a)
     n = a.shape[0]
-    ranks = rankdata(a, method="average", axis=0)
-    return ndtri(ranks / (n + 1.0))
+    flat = a.reshape(n, -1)
+    ranks = np.column_stack([average_ranks(flat[:, j]) for j in range(flat.shape[1])])
+    return ndtri(ranks / (n + 1.0)).reshape(a.shape)
+
+
+def average_ranks(col):
+    """Ranks 1..n of a 1-D array, tied values sharing the mean of their ranks."""
+    n = col.shape[0]
+    order = np.argsort(col, kind="stable")
+    change = np.flatnonzero(col[order][1:] != col[order][:-1]) + 1
+    starts = np.concatenate([[0], change])
+    ends = np.concatenate([change, [n]])
+    ranks = np.empty(n)
+    ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
+    return ranks

@@ -175,3 +175,25 @@ def test_bad_copula_and_retry():
         fastmi.GMMMI(retry=2).fit(x[:, 0], x[:, 1])
     with pytest.raises(ValueError, match="bias_correction"):
         fastmi.GMMMI(bias_correction="auto").fit(x[:, 0], x[:, 1])
+
+
+def test_average_ranks_match_scipy():
+    from scipy.stats import rankdata
+
+    from fastmi._copula import average_ranks
+
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        col = rng.integers(0, rng.integers(1, 40), rng.integers(1, 200)).astype(float)
+        np.testing.assert_array_equal(average_ranks(col), rankdata(col))
+
+
+def test_monotone_relation_leaves_copula_space():
+    """y a strictly increasing function of x has identical normal scores: the data's space
+    (where the columns are not collinear) is used, and copula=True alone says why it cannot."""
+    x = np.random.default_rng(0).standard_normal(500)
+    r = fastmi.mutual_info(x, np.exp(x) + x, rng=0, n_bootstrap=5)
+    assert r.diagnostics["fit"]["space"] == "data"
+    assert r.diagnostics["fit"]["attempts"][0]["outcome"] == "columns linearly dependent in copula space"
+    with pytest.raises(ValueError, match="linearly dependent"):
+        fastmi.mutual_info(x, np.exp(x), rng=0, copula=True)

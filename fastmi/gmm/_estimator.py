@@ -403,6 +403,11 @@ class GMMMI:
         if self._data.shape[1] > 1 and np.linalg.eigvalsh(np.corrcoef(self._data, rowvar=False))[0] < 1e-10:
             # a Gaussian mixture has no density on a lower-dimensional subspace: EM would only crawl
             # towards a singular fit (and MI between linearly dependent x and y is infinite)
+            if space == "copula" and stage + 1 < len(self._stages):
+                # equal ranks (a monotone relation, or too few rows to tell): the data's space decides
+                self._attempts.append({"space": space, "harder": harder, "n_components": None,
+                                       "outcome": "columns linearly dependent in copula space"})
+                return self._fit_stage(stage + 1, n_jobs)
             raise ValueError(f"the columns of ({', '.join(self.dims_)}) are linearly dependent (e.g. a duplicated "
                              "or collinear column); drop the redundant column(s)")
         self._warnings = []

@@ -388,7 +388,7 @@ def functional_fisher(f, x, *, target=None, grad=None, cov=None, spread=0.15, n_
         see ``output``).
     x : array-like or tensor
         One input (a vector, or an image of shape (C, H, W)); with ``batch=True`` a batch of
-        inputs of shape (m, *input_shape).
+        inputs of shape ``(m, *input_shape)``.
     target : int, integer array or tensor, or None
         The output column explained (2-D outputs); with ``batch=True`` one per input or one
         for all. Default: the argmax of f(x).
@@ -415,7 +415,7 @@ def functional_fisher(f, x, *, target=None, grad=None, cov=None, spread=0.15, n_
         all under mu = N(x, spread * S) (baselines; ``entropy`` is still reported).
     batch : bool, default=False
         Explain every row of ``x``: one result whose ``attributions`` have shape
-        (m, *input_shape) and whose ``total``, ``entropy``, ``f_x`` and ``target`` have shape
+        ``(m, *input_shape)`` and whose ``total``, ``entropy``, ``f_x`` and ``target`` have shape
         (m,). The model runs on all the inputs' samples together. Row j equals the
         single-input call on ``x[j]`` when the single calls share one Generator in order
         (``g = np.random.default_rng(seed)``; ``[functional_fisher(f, xj, rng=g) for xj in x]``).
