@@ -21,11 +21,11 @@ except ImportError:
 
 from ._api import conditional_mutual_info, entropy, kl_divergence, mutual_info
 from ._permutation import PermutationTestResult, benjamini_hochberg, permutation_test
-from ._plot import plot_bootstrap, plot_cv, plot_fit, plot_mi_matrix
+from ._plot import plot_bootstrap, plot_cv, plot_fit, plot_mi_matrix, plot_pmi_profile
 from ._registry import list_methods
 from ._result import MIResult
 from .exceptions import ConvergenceWarning, DegenerateFitWarning, FitWarning, MisfitWarning
-from .gmm import GMMMI, load_model
+from .gmm import GMMMI, PointwiseMI, load_model
 from .interpret import MIGResult, factor_entropy, mig
 from .matrix import MIMatrix, mi_matrix
 
@@ -45,6 +45,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     __version__ = "0.0.0"
 
 __all__ = ["ConvergenceWarning", "DegenerateFitWarning", "FitWarning", "GMMMI", "MisfitWarning", "MIGResult", "MIMatrix",
-           "MIResult", "PermutationTestResult", "__version__", "benjamini_hochberg",
+           "MIResult", "PermutationTestResult", "PointwiseMI", "__version__", "benjamini_hochberg",
            "conditional_mutual_info", "entropy", "factor_entropy", "kl_divergence", "list_methods", "load_model",
-           "mi_matrix", "mig", "mutual_info", "permutation_test", "plot_bootstrap", "plot_cv", "plot_fit", "plot_mi_matrix"]
+           "mi_matrix", "mig", "mutual_info", "permutation_test", "plot_bootstrap", "plot_cv", "plot_fit", "plot_mi_matrix",
+           "plot_pmi_profile"]

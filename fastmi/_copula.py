@@ -42,3 +42,19 @@ def average_ranks(col):
     ranks = np.empty(n)
     ranks[order] = np.repeat((starts + ends + 1) / 2.0, ends - starts)
     return ranks
+
+
+def normal_scores_against(reference, a):
+    """Normal scores of the rows of ``a`` (m, d) through the empirical CDFs of the columns of
+    ``reference`` (n, d): a value tied with t reference values gets their average rank (so the
+    reference's own rows get exactly ``normal_scores(reference)``), a value between two
+    reference values the rank halfway between theirs, and values beyond the reference's range
+    rank 0.5 or n + 0.5."""
+    n = reference.shape[0]
+    out = np.empty(a.shape)
+    for j in range(a.shape[1]):
+        col = np.sort(reference[:, j])
+        below = np.searchsorted(col, a[:, j], side="left")
+        upto = np.searchsorted(col, a[:, j], side="right")
+        out[:, j] = (below + upto + 1) / 2.0
+    return ndtri(out / (n + 1.0))

@@ -1,5 +1,5 @@
 """Plots (matplotlib, optional): the fitted mixture over the data, the bootstrap
-distribution, the cross-validation curve and the MI-matrix heatmap.
+distribution, the PMI profile, the cross-validation curve and the MI-matrix heatmap.
 
 Every function draws on ``ax`` when given (so it composes into the caller's
 figures, and the command line can draw without pyplot), otherwise on a new
@@ -195,6 +195,43 @@ def plot_bootstrap(result, *, ax=None, bins="auto", level=0.95):
     scheme = (getattr(result, "diagnostics", None) or {}).get("resampling", {}).get("scheme", "bootstrap")
     what = _REPLICATES_TITLE.get(scheme, f"Replicates ({scheme})")
     ax.set_title(f"{what} ({result.method})")
+    ax.legend(fontsize="small", loc="best")
+    return ax
+
+
+# --------------------------------------------------------------------------- PMI profile
+def plot_pmi_profile(pmi, *, ax=None, bins="auto", mi=None):
+    """Histogram of pointwise MI values (the PMI profile of Czyz et al., 2023) with their mean.
+
+    Parameters
+    ----------
+    pmi : PointwiseMI or array-like of shape (n_samples,)
+        From :meth:`fastmi.GMMMI.pointwise_mi`, or the values themselves.
+    ax : matplotlib Axes, optional
+    bins : int or str, default='auto'
+        Passed to ``Axes.hist``.
+    mi : MIResult or float, optional
+        An MI estimate to mark beside the mean PMI (they agree when the mixture fits).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+    """
+    unit = getattr(pmi, "unit", "nat")
+    values = check_array(getattr(pmi, "values", pmi), "pmi", allow_constant=True, min_samples=2)
+    if values.shape[1] != 1:
+        raise ValueError(f"pmi must be one value per sample, got shape {values.shape}")
+    values = values[:, 0]
+    ax = _axes(ax, (5.5, 4.0))
+    ax.hist(values, bins=bins, color="C0", alpha=0.6, edgecolor="white", label=f"{values.size} samples")
+    ax.axvline(values.mean(), color="C3", linewidth=2, label=f"mean PMI {values.mean():.4g}")
+    if mi is not None:
+        v = float(getattr(mi, "mi", mi))
+        ax.axvline(v, color="k", linestyle="--", linewidth=1.5, label=f"MI estimate {v:.4g}")
+    ax.axvline(0.0, color="0.5", linewidth=0.8, zorder=0)
+    ax.set_xlabel(f"pointwise MI [{unit}]")
+    ax.set_ylabel("samples")
+    ax.set_title("PMI profile")
     ax.legend(fontsize="small", loc="best")
     return ax
 

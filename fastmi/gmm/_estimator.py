@@ -7,7 +7,7 @@ import warnings
 import numpy as np
 
 from .._config import resolve_n_jobs, thread_map
-from .._copula import normal_scores
+from .._copula import normal_scores, normal_scores_against
 from .._result import MIResult, resampling_info, unit_scale
 from .._scaling import standardize_columns
 from .._streams import Stream, Streams
@@ -19,6 +19,7 @@ from ._backend import BACKENDS, get_namespace
 from . import _misfit
 from ._bootstrap import bootstrap_categorical, bootstrap_continuous
 from ._mixture import INITS, affine_params, fit_em
+from ._pointwise import PointwiseMI, categorical_pmi, continuous_pmi
 from ._montecarlo import (MC_AUTO_FALLBACK, LeadingDraws, MCDraws, PairedMC, mc_categorical_mi, mc_log_ratio,
                           mi_terms, stack)
 from ._select import SEARCHES, EMSettings, select_n_components
@@ -883,6 +884,89 @@ class GMMMI:
             raise ValueError(f"KL between marginals needs x and y of equal dimension, got {len(gx)} and {len(gy)}")
         p, q = (gx, gy) if direction == "forward" else (gy, gx)
         return self._mc_over_models([(1.0, p, p), (-1.0, p, q)], "kl", Stream.KL_DRAWS, direction == "reverse")
+
+    def pointwise_mi(self, x=None, y=None, z=None):
+        """Pointwise mutual information of each row under the fitted mixture(s).
+
+        For row (x, y): log q(x, y) - log q(x) - log q(y); for class labels y = c:
+        log q(x | c) - log q(x); with z, the conditional forms (log q(x, y | z) - log q(x | z)
+        - log q(y | z), and log q(x | c, z) - log q(x | z)). The mean over samples of the
+        joint distribution is the MI, so rows with large values are those that carry the
+        information, and the histogram of the values is the PMI profile (:func:`fastmi.plot_pmi_profile`).
+
+        Parameters
+        ----------
+        x, y, z : array-like, optional
+            Rows to evaluate, in the units (and class labels) the model was fitted with; by
+            default the rows it was fitted to. A model fitted in copula space maps new rows to
+            normal scores through the empirical CDFs of the data it was fitted to (so it needs
+            them: not a model loaded from a file).
+
+        Returns
+        -------
+        PointwiseMI
+            ``values`` averaged over the bootstrap fits of the last ``estimate()`` (or the
+            full-data fit when there are none) and ``std``, their spread, in the model's unit.
+            Unlike the estimate, the values are not bias-corrected.
+        """
+        self._check_fitted()
+        Z, codes = self._pointwise_rows(x, y, z)
+        categorical = self.y_type == "categorical"
+        boot = getattr(self, "bootstrap_params_", None)
+        params = boot if boot else self._full_params()
+        n_fits = params[0].shape[0]
+        vals = np.empty((n_fits, Z.shape[0]))
+        for b in range(n_fits):
+            if categorical:
+                W, prior, M, C, comp_class = params
+                vals[b] = categorical_pmi(Z, codes, W[b], prior[b], M[b], C[b], comp_class, self.dims_.get("z", 0))
+            else:
+                vals[b] = continuous_pmi(Z, mi_terms(self._groups()), *(a[b] for a in params))
+        vals *= unit_scale(self.unit)
+        std = vals.std(axis=0, ddof=1) if n_fits > 1 else np.full(Z.shape[0], np.nan)
+        return PointwiseMI(vals.mean(axis=0), std, unit=self.unit, n_fits=int(n_fits),
+                           space=getattr(self, "space_", "data"))
+
+    def _pointwise_rows(self, x, y, z):
+        """Rows for ``pointwise_mi`` in the fit's standardised units (and their class codes)."""
+        if x is None and y is None and z is None:
+            if not hasattr(self, "_data"):
+                raise ValueError("this model was loaded without its data: pass the rows to evaluate, "
+                                 "pointwise_mi(x, y)")
+            return self._data, getattr(self, "_codes", None)
+        if x is None or y is None:
+            raise ValueError("pass both x and y (or neither, for the rows the model was fitted to)")
+        if self.conditional_ != (z is not None):
+            raise ValueError("this model was fitted with z: pass z too" if self.conditional_ else
+                             "this model was fitted without z: z must be None")
+        arrays = {"x": check_array(x, "x", allow_constant=True, min_samples=1)}
+        codes = None
+        if self.y_type == "categorical":
+            labels = np.asarray(y)
+            if labels.ndim != 1:
+                raise ValueError(f"y must be a 1-D array of class labels, got shape {labels.shape}")
+            codes = np.searchsorted(self.classes_, labels)
+            known = (codes < self.classes_.size) & (self.classes_[np.minimum(codes, self.classes_.size - 1)] == labels)
+            if not known.all():
+                bad = labels[~known][:3].tolist()
+                raise ValueError(f"y has labels the model was not fitted with: {bad} (classes: "
+                                 f"{self.classes_.tolist()})")
+            check_same_length(x=arrays["x"], y=labels)
+        else:
+            arrays["y"] = check_array(y, "y", allow_constant=True, min_samples=1)
+        if z is not None:
+            arrays["z"] = check_array(z, "z", allow_constant=True, min_samples=1)
+        check_same_length(**arrays)
+        for name, a in arrays.items():
+            if a.shape[1] != self.dims_[name]:
+                raise ValueError(f"{name} has {a.shape[1]} column(s); the model was fitted with {self.dims_[name]}")
+        data = np.hstack([arrays[k] for k in self.dims_])
+        if getattr(self, "space_", "data") == "copula":
+            if not hasattr(self, "_raw"):
+                raise ValueError("this model was fitted in copula space and loaded without its data: new rows "
+                                 "cannot be mapped to normal scores; fit GMMMI(copula=False) to evaluate them")
+            data = normal_scores_against(self._raw, data)
+        return np.ascontiguousarray(data / self.scale_ - self.loc_ / self.scale_), codes
 
     # ------------------------------------------------------------------ persistence
     def save(self, path):

@@ -442,6 +442,6 @@ def mi_matrix(a, b=None, *, method="gmm", y_type="continuous", rng=None, unit="n
                                      "n_pairs": n_all}
     return MIMatrix(results=results, row_names=names_a, col_names=names_b, symmetric=symmetric, unit=unit,
                     method=method, seed_entropy=root.entropy, seed_spawn_key=tuple(root.spawn_key),
-                    estimator_params=_jsonable(dict(kwargs)), diagnostics=diagnostics)
+                    estimator_params=_jsonable(dict(kwargs)), diagnostics=diagnostics, y_type=y_type)
 
 

@@ -40,6 +40,8 @@ class MIMatrix:
         Keyword arguments every estimate received.
     diagnostics : dict
         Scheduler, worker and task counts, wall time, and failed pairs.
+    y_type : {'continuous', 'categorical'}
+        What the columns of ``b`` were.
     """
 
     results: np.ndarray
@@ -52,6 +54,7 @@ class MIMatrix:
     seed_spawn_key: tuple = ()
     estimator_params: dict = field(default_factory=dict)
     diagnostics: dict = field(default_factory=dict)
+    y_type: str = "continuous"
 
     def __post_init__(self):
         res = self.results
@@ -149,6 +152,43 @@ class MIMatrix:
             i, j = j, i
         return pair_seed(self.seed_entropy, self.seed_spawn_key, i, j)
 
+    def pointwise_mi(self, row, col, a, b=None):
+        """Which samples carry the information of entry (row, col): its pointwise MI.
+
+        Refits entry (row, col) of a GMM-MI matrix with the seed and settings it was estimated
+        with (so the fit, and its estimate, are the entry's own) and returns
+        :meth:`fastmi.GMMMI.pointwise_mi` of the rows.
+
+        Parameters
+        ----------
+        row, col : int or str
+            The entry, by index or by name.
+        a, b : array-like
+            The data the matrix was computed from (``b=None`` for the all-pairs matrix).
+
+        Returns
+        -------
+        PointwiseMI
+        """
+        if self.method != "gmm":
+            raise ValueError(f"pointwise MI needs a GMM-MI matrix (method='gmm'); this one is {self.method!r}")
+        i = self._index(row, self.row_names, "row")
+        j = self._index(col, self.col_names, "column")
+        A = np.asarray(a)
+        B = A if b is None else np.asarray(b)
+        if (b is None) != self.symmetric:
+            raise ValueError("pass b for a matrix computed from (a, b), and only a for an all-pairs matrix")
+        if A.ndim != 2 or A.shape[1] != len(self.row_names) or B.ndim != 2 or B.shape[1] != len(self.col_names):
+            raise ValueError(f"the data must have the matrix's {len(self.row_names)} (and {len(self.col_names)}) "
+                             f"columns, got a of shape {A.shape}" + ("" if b is None else f" and b of shape {B.shape}"))
+        if self.symmetric and i == j:
+            raise ValueError("the diagonal of an all-pairs matrix has no estimate")
+        from ..gmm import GMMMI
+
+        est = GMMMI(**self.estimator_params, y_type=self.y_type, unit=self.unit, rng=self.pair_seed(i, j))
+        est.fit(A[:, min(i, j) if self.symmetric else i], B[:, max(i, j) if self.symmetric else j]).estimate()
+        return est.pointwise_mi()
+
     def ci(self, level=0.95, method="percentile"):
         """Lower and upper confidence bounds of every entry (NaN where undefined),
         as :meth:`MIResult.ci`."""
@@ -171,7 +211,7 @@ class MIMatrix:
             res[i, j] = None if r is None else r.to(unit)
         return MIMatrix(res, list(self.row_names), list(self.col_names), self.symmetric, unit, self.method,
                         self.seed_entropy, self.seed_spawn_key, dict(self.estimator_params),
-                        dict(self.diagnostics))
+                        dict(self.diagnostics), self.y_type)
 
     # ---------------------------------------------------------------- summaries
     def most_informative(self):
