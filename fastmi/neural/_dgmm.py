@@ -11,12 +11,15 @@ import warnings
 
 import numpy as np
 
+from ..gmm._mixture import Mixture, fit_em, initial_mixture
 from .._validation import check_choice, check_float, check_int, check_rng
 from ..exceptions import ConvergenceWarning
 from ._torch import require_torch
 
 torch = require_torch("DifferentiableGMMMI")
 _LOG_2PI = math.log(2.0 * math.pi)
+#: components whose weight falls below this are dropped (as GMMMI's threshold_components)
+_MIN_WEIGHT = 1e-5
 
 
 # --------------------------------------------------------------------------- mixture algebra
@@ -133,9 +136,9 @@ class DifferentiableGMMMI(torch.nn.Module):
         Monte-Carlo points of the MI integral (split evenly over the components); unused at K = 1.
     reg_covar : float, default=1e-6
         Added to the diagonal of every covariance (in standardised units).
-    tol : float, default=1e-7
-        EM stops when no parameter moves by more than ``tol`` (standardised units).
-    max_iter : int, default=500
+    tol : float, default=1e-9
+        EM stops when the mean log-likelihood per row changes by less than ``tol``.
+    max_iter : int, default=1000
         Upper bound on EM iterations per call (a warning when reached).
     gradient : {'implicit', 'one_step'}, default='implicit'
         'implicit' differentiates the fixed point exactly. 'one_step' keeps the gradient of one
@@ -151,6 +154,9 @@ class DifferentiableGMMMI(torch.nn.Module):
     ----------
     n_components_ : int or None
         K in use (None until the first call with ``n_components='auto'``).
+    n_active_ : int or None
+        Components in the last call's fit: below ``n_components_`` once a component has emptied
+        (weight under 1e-5) and been dropped; ``reset()`` starts again from ``n_components``.
     n_iter_, converged_ : int, bool
         EM iterations of the last call, and whether they reached ``tol``.
     mc_error_ : float
@@ -189,7 +195,7 @@ class DifferentiableGMMMI(torch.nn.Module):
     >>> mi.backward()             # gradients flow to whatever produced x and y
 """
 
-    def __init__(self, n_components=1, *, mc_samples=4096, reg_covar=1e-6, tol=1e-7, max_iter=500,
+    def __init__(self, n_components=1, *, mc_samples=4096, reg_covar=1e-6, tol=1e-9, max_iter=1000,
                  gradient="implicit", n_init=1, rng=None):
         super().__init__()
         if n_components != "auto":
@@ -207,10 +213,11 @@ class DifferentiableGMMMI(torch.nn.Module):
     def reset(self):
         """Forget the warm start, the selected K and the Monte-Carlo draws: the next call
         fits from a fresh initialisation and draws new points."""
-        self._theta = None
+        self._mixture = None
         self._eps = None
         self.n_components_ = None if self.n_components == "auto" else self.n_components
         self.n_iter_, self.converged_, self.mc_error_ = 0, True, 0.0
+        self.n_active_ = self.n_components_
 
     def resample(self):
         """Draw new Monte-Carlo points at the next call (the fit's warm start is kept)."""
@@ -252,7 +259,7 @@ class DifferentiableGMMMI(torch.nn.Module):
         dx = x.shape[1]
         if K == 1:
             eye = torch.eye(d, dtype=Z.dtype, device=Z.device)
-            self.mc_error_ = 0.0
+            self.mc_error_, self.n_active_ = 0.0, 1
             return _gaussian_mi(Z.T @ Z / b + self.reg_covar * eye, dx)
         w, m, c = self._fit(Z, K)
         return self._integrate(w, m, c, dx)
@@ -274,10 +281,10 @@ class DifferentiableGMMMI(torch.nn.Module):
     def _fit(self, Z, K):
         """The converged EM parameters, with the implicit gradient of the fixed point."""
         d = Z.shape[1]
-        Zd = Z.detach().double()
-        theta = self._converge(Zd, K)
-        self._theta = theta
-        star = theta.to(Z.dtype)
+        mix = self._converge(np.ascontiguousarray(Z.detach().cpu().double().numpy()), K)
+        K = self.n_active_ = mix.n_components
+        star = torch.from_numpy(np.concatenate([mix.weights, mix.means.ravel(), mix.covariances.ravel()]))
+        star = star.to(dtype=Z.dtype, device=Z.device)
         # one EM step from the fixed point carries the gradient with respect to the data ...
         out = _pack(*_em_step(Z, *_unpack(star, K, d), self.reg_covar))
         if self.gradient == "implicit" and out.requires_grad:
@@ -291,28 +298,30 @@ class DifferentiableGMMMI(torch.nn.Module):
             out.register_hook(_FixedPointGrad(t1, t0))
         return _unpack(out, K, d)
 
-    def _converge(self, Zd, K):
-        """EM to its fixed point without gradient (float64), warm-started from the last call."""
-        starts = [] if self._theta is None or self._theta.numel() != _n_theta(K, Zd.shape[1]) else [self._theta]
-        starts = [s.to(Zd.device) for s in starts]
-        best, best_ll = None, -math.inf
-        for attempt in range(self.n_init + 1):
-            if attempt >= len(starts) and attempt - len(starts) >= self.n_init:
-                break
-            start = starts[attempt] if attempt < len(starts) else _kmeans_pp_start(Zd, K, self._gen,
-                                                                                  self.reg_covar)
-            try:
-                theta, n_iter, converged, ll = _em_loop(Zd, start, K, self.reg_covar, self.tol, self.max_iter)
-            except (RuntimeError, ValueError):  # a component collapsed (non-SPD covariance)
-                continue
-            if ll > best_ll:
-                best, best_ll, self.n_iter_, self.converged_ = theta, ll, n_iter, converged
-            if attempt < len(starts):
-                break  # a converged warm start is kept: the components keep their identity
+    def _converge(self, Zn, K):
+        """EM to its fixed point without gradient (fastmi's compiled EM, float64), warm-started
+        from the last call's fit so that the components keep their identity across steps."""
+        warm = self._mixture is not None and self._mixture.means.shape[1] == Zn.shape[1]
+        starts = [self._mixture] if warm else []
+        starts += [None] * (self.n_init if not warm else 0)
+        best, best_info = None, None
+        for start in starts:
+            if start is None:
+                start = initial_mixture(Zn, K, "kmeans++", self._gen, max(self.reg_covar, 1e-6))
+            mix, info = fit_em(Zn, start, self.tol, self.reg_covar, self.max_iter)
+            if info.ok and (best is None or info.lower_bound > best_info.lower_bound):
+                best, best_info = mix, info
+        if best is None and warm:  # the warm start collapsed on this batch: start afresh
+            self._mixture = None
+            return self._converge(Zn, K)
         if best is None:
             raise FloatingPointError(f"EM with {K} components failed on this batch (a component collapsed); "
                                      "use fewer components, a larger batch or a larger reg_covar")
-        if not self.converged_:
+        keep = best.weights >= _MIN_WEIGHT
+        if not keep.all():  # an emptied component has no covariance to differentiate: it is dropped
+            best = Mixture(best.weights[keep] / best.weights[keep].sum(), best.means[keep], best.covariances[keep])
+        self._mixture, self.n_iter_, self.converged_ = best, best_info.n_iter, best_info.converged
+        if not best_info.converged:
             warnings.warn(f"EM did not reach tol={self.tol:g} in max_iter={self.max_iter} iterations: the "
                           "gradient is that of a fit short of its fixed point", ConvergenceWarning, stacklevel=4)
         return best
@@ -350,10 +359,6 @@ def _step_jacobian(t1, t0, budget=2 ** 24):
                       for i in range(0, p, rows)])
 
 
-def _n_theta(K, d):
-    return K + K * d + K * d * d
-
-
 def _as_columns(a, name):
     if not isinstance(a, torch.Tensor):
         raise TypeError(f"{name} must be a torch.Tensor, got {type(a).__name__}")
@@ -364,29 +369,3 @@ def _as_columns(a, name):
     if a.ndim != 2:
         raise ValueError(f"{name} must have shape (b,) or (b, d), got {tuple(a.shape)}")
     return a
-
-
-def _em_loop(Zd, theta, K, reg, tol, max_iter):
-    """Iterate ``_em_step`` until no parameter moves by more than ``tol``; returns (theta,
-    iterations, converged, mean log-likelihood)."""
-    d = Zd.shape[1]
-    with torch.no_grad():
-        for it in range(1, max_iter + 1):
-            new = _pack(*_em_step(Zd, *_unpack(theta, K, d), reg))
-            if not bool(torch.isfinite(new).all()):
-                raise ValueError("EM produced non-finite parameters")
-            moved = float((new - theta).abs().max())
-            theta = new
-            if moved <= tol:
-                break
-        w, m, c = _unpack(theta, K, d)
-        ll = float(_log_mixture(Zd, w, m, torch.linalg.cholesky(c)).mean())
-    return theta, it, moved <= tol, ll
-
-
-def _kmeans_pp_start(Zd, K, gen, reg):
-    """k-means++ centres, hard labels, one M-step (fastmi's GMM-MI initialisation), on the CPU."""
-    from ..gmm._mixture import initial_mixture
-
-    mix = initial_mixture(Zd.cpu().numpy(), K, "kmeans++", gen, max(reg, 1e-6))
-    return torch.from_numpy(np.concatenate([mix.weights, mix.means.ravel(), mix.covariances.ravel()])).to(Zd.device)
