@@ -165,18 +165,22 @@ class DifferentiableGMMMI(torch.nn.Module):
     Notes
     -----
     **Bias at batch size b.** The MI of a mixture fitted to b rows is biased upwards. At K = 1 the
-    bias is exactly :func:`fastmi._wishart.gaussian_mi_bias`, about dx dy / (2 b) nats (0.002 at
-    b = 256 for 1-D x and y). At K > 1 it grows with the number of free parameters; measured on
-    independent Gaussian pairs (1-D x and y, 200 batches): K = 3: 0.011 nats at b = 256 and 0.0007
-    at b = 4096; K = 8: 0.04 at b = 256 and 0.0025 at b = 4096. A training signal needs no
-    correction (the bias hardly depends on the parameters), but report MI on a larger held-out
-    batch or with :class:`fastmi.GMMMI`, which gives an error bar.
+    bias is exactly :func:`fastmi._wishart.gaussian_mi_bias`, about dx dy / (2 b) nats. At K > 1 it
+    grows with the number of free parameters; measured on independent Gaussian pairs (1-D x and y,
+    100 batches, ``python benchmarks/bench_dgmm.py --bias``): K = 1: 0.0019 nats at b = 256 and
+    0.0001 at b = 4096; K = 3: 0.0036 and 0.0003; K = 8: 0.009 and 0.0009. A training signal
+    needs no correction (the bias hardly depends on the parameters), but report MI on a larger
+    held-out sample with :class:`fastmi.GMMMI`, which gives an error bar.
 
-    **Cost per call.** K = 1: one d x d covariance and three log-determinants, O(b d^2).
-    K > 1: EM iterations (a handful when warm-started) of O(b K d^2) each, the Monte-Carlo
-    integral of O(mc_samples K d^2), and in the backward pass one EM step's gradient per
-    Neumann term. ``benchmarks/bench_dgmm.py`` measures forward + backward at b = 256 and 4096,
-    K = 1, 3, 8.
+    **Cost per call.** K = 1: one d x d covariance and three log-determinants, O(b d^2), about
+    1 ms for forward + backward at b = 4096. K > 1: EM to the fixed point (fastmi's compiled EM,
+    warm-started; O(b K d^2) per iteration), one differentiable EM step, the p x p Jacobian of
+    that step (p batched vector-Jacobian products, p = K (1 + d + d^2)) and a p x p solve in the
+    backward pass, and the Monte-Carlo integral, O(mc_samples K d^2). Measured (1-D x and y, one
+    torch thread, 2 shared cores, ``benchmarks/bench_dgmm.py``): K = 3: 10 ms at b = 256 and 43 ms
+    at b = 4096; K = 8: 12 ms and 130 ms. Small tensors run best on one torch thread
+    (``torch.set_num_threads(1)``); on a busy machine torch's thread pool can stall a step for
+    tenths of a second.
 
     Works on any device the inputs live on (CPU or CUDA; the warm start and the draws follow
     them) and in float32 or float64; the fixed point is found in float64 either way.
