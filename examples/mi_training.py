@@ -7,8 +7,8 @@ with gradients through the fit. Two uses, both on CPU in seconds:
 
 1. **Maximise MI.** A 5-D Gaussian input X and a target t = u^2 + 0.3 e that depends on one
    direction u = w . X, non-monotonically (so the correlation of t with any projection is zero
-   in expectation). A unit vector a is learned to maximise I(a . X; t); the run reports |cos(a, w)|
-   and the time per step, against InfoNCE with a learned critic as the objective on the same
+   in expectation). A unit vector a is learned to maximise I(a . X; t); the run reports the absolute
+   cosine of a and w, and the time per step, against InfoNCE with a learned critic as the objective on the same
    batches.
 2. **Penalise MI.** A linear encoder z = a . X is trained to predict y = X_0 + X_1 (squared error)
    while an MI penalty with a nuisance s = X_1^2 + 0.3 e pushes it to forget s. The nuisance is
