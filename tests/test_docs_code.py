@@ -70,7 +70,7 @@ def test_readme_is_short_and_its_python_runs(tmp_path):
     text = (ROOT / "README.md").read_text()
     assert len(text.encode()) <= 12_000
     assert text.splitlines()[2:6] == ["```bash", "pip install . && fastmi demo",
-                                      'pip install -e ".[test]" && python -m pytest tests', "```"]
+                                      'pip install -e ".[test]" && python -m pytest tests -n logical', "```"]
     blocks = markdown_python_blocks(text)
     assert len(blocks) >= 3
     proc = run_script("\n".join(blocks), tmp_path)
