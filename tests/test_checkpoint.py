@@ -219,7 +219,10 @@ def test_forged_records_are_refused(tmp_path, data, edit, match):
 
 # --------------------------------------------------------------------------- kill, Ctrl-C
 _CHILD = textwrap.dedent("""
-    import json, sys, threading, time
+    import json, signal, sys, threading, time
+    # Ctrl-C as in a terminal: a parent that ignores SIGINT (a pytest-xdist worker does) passes the
+    # ignored disposition on to its children, and Python then installs no handler of its own
+    signal.signal(signal.SIGINT, signal.default_int_handler)
     import numpy as np
     import fastmi
     from fastmi.matrix import _compute
