@@ -915,13 +915,14 @@ class GMMMI:
         boot = getattr(self, "bootstrap_params_", None)
         params = boot if boot else self._full_params()
         n_fits = params[0].shape[0]
+        terms = None if categorical else mi_terms(self._groups())
         vals = np.empty((n_fits, Z.shape[0]))
         for b in range(n_fits):
             if categorical:
                 W, prior, M, C, comp_class = params
                 vals[b] = categorical_pmi(Z, codes, W[b], prior[b], M[b], C[b], comp_class, self.dims_.get("z", 0))
             else:
-                vals[b] = continuous_pmi(Z, mi_terms(self._groups()), *(a[b] for a in params))
+                vals[b] = continuous_pmi(Z, terms, *(a[b] for a in params))
         vals *= unit_scale(self.unit)
         std = vals.std(axis=0, ddof=1) if n_fits > 1 else np.full(Z.shape[0], np.nan)
         return PointwiseMI(vals.mean(axis=0), std, unit=self.unit, n_fits=int(n_fits),

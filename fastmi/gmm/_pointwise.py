@@ -5,7 +5,7 @@ is ``GMMMI.pointwise_mi``."""
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import numpy as np
 from scipy.linalg import solve_triangular
@@ -77,7 +77,6 @@ class PointwiseMI:
     unit: str = "nat"
     n_fits: int = 1
     space: str = "data"
-    diagnostics: dict = field(default_factory=dict)
 
     @property
     def mean(self):

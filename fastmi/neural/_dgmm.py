@@ -261,8 +261,8 @@ class DifferentiableGMMMI(torch.nn.Module):
         # MI is invariant to the scale and shift of each column; standardising keeps EM's
         # numbers near 1 whatever the units (the gradient passes through it)
         Z = (data - data.mean(0)) / std
-        K = self._components(Z)
         dx = x.shape[1]
+        K = self._components(Z, dx)
         if K == 1:
             eye = torch.eye(d, dtype=Z.dtype, device=Z.device)
             self.mc_error_, self.n_active_ = 0.0, 1
@@ -270,17 +270,16 @@ class DifferentiableGMMMI(torch.nn.Module):
         w, m, c = self._fit(Z, K)
         return self._integrate(w, m, c, dx)
 
-    def _components(self, Z):
+    def _components(self, Z, dx):
         if self.n_components_ is None:  # chosen outside the gradient, once, by GMM-MI's own search
             from ..gmm import GMMMI
 
             arr = Z.detach().cpu().double().numpy()
             est = GMMMI(copula=False, n_bootstrap=0, check_fit=False, reg_covar=self.reg_covar,
                         rng=int(self._gen.integers(2**63)))
-            dx = arr.shape[1] // 2  # the split does not matter to the joint fit's K
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", ConvergenceWarning)
-                est.fit(arr[:, :max(dx, 1)], arr[:, max(dx, 1):])
+                est.fit(arr[:, :dx], arr[:, dx:])
             self.n_components_ = int(est.n_components_)
         return self.n_components_
 
@@ -301,7 +300,7 @@ class DifferentiableGMMMI(torch.nn.Module):
             with torch.enable_grad():
                 t0 = star.clone().requires_grad_(True)
                 t1 = _pack(*_em_step(Z.detach(), *_unpack(t0, K, d), self.reg_covar))
-            out.register_hook(_FixedPointGrad(t1, t0))
+            out.register_hook(_FixedPointGrad(t1, t0, Z.numel() * K * d))
         return _unpack(out, K, d)
 
     def _converge(self, Zn, K):
@@ -340,27 +339,30 @@ class DifferentiableGMMMI(torch.nn.Module):
         est, self.mc_error_ = _mixture_mi(w, m, c, dx, self._eps.to(m.dtype).to(m.device))
         return est
 
+
 class _FixedPointGrad:
     """Backward hook on the parameters out of the differentiable step: maps their gradient g
     to (I - J^T)^-1 g, J computed once (on the first backward through this graph)."""
 
-    def __init__(self, t1, t0):
-        self.t1, self.t0, self.system = t1, t0, None
+    def __init__(self, t1, t0, graph_size):
+        self.t1, self.t0, self.graph_size, self.system = t1, t0, graph_size, None
 
     def __call__(self, g):
         if g is None:
             return None
         if self.system is None:
-            self.system = torch.eye(g.numel(), dtype=g.dtype, device=g.device) - _step_jacobian(self.t1, self.t0).T
+            J = _step_jacobian(self.t1, self.t0, self.graph_size)
+            self.system = torch.eye(g.numel(), dtype=g.dtype, device=g.device) - J.T
         return torch.linalg.solve(self.system, g)
 
 
-def _step_jacobian(t1, t0, budget=2 ** 24):
-    """J = d t1 / d t0 (p x p) by batched vector-Jacobian products, in chunks of rows whose
-    batched graph stays within ``budget`` numbers."""
+def _step_jacobian(t1, t0, graph_size, budget=2 ** 25):
+    """J = d t1 / d t0 (p x p) by batched vector-Jacobian products, in chunks of rows: each row
+    replays the step's graph of about ``graph_size`` numbers (b K d^2), so a chunk holds at most
+    ``budget`` of them."""
     p = t0.numel()
     eye = torch.eye(p, dtype=t1.dtype, device=t1.device)
-    rows = max(1, budget // max(1, p * 64))
+    rows = max(1, budget // max(1, graph_size))
     return torch.cat([torch.autograd.grad(t1, t0, eye[i:i + rows], retain_graph=True, is_grads_batched=True)[0]
                       for i in range(0, p, rows)])
 
