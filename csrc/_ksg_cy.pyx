@@ -790,82 +790,281 @@ def count_sorted(const double[::1] xs, const intp[::1] order, const double[::1] 
     return out
 
 
+# --------------------------------------------------------------------------- 2-D grid k-NN
+@cython.cdivision(True)
+cdef inline intp _grid_scan(const double* px, const double* py, const intp* start, intp c, intp q,
+                            double qx, double qy, double lb, double* bd, intp k) noexcept nogil:
+    """Offer the points of cell c, other than q, to the sorted k best distances bd, unless
+    the cell's box (at distance lb) is no nearer than the current k-th. Returns the number
+    of points looked at."""
+    cdef double worst = bd[k - 1], dx, dy, d
+    cdef intp p, pos
+    if lb >= worst:
+        return 0
+    for p in range(start[c], start[c + 1]):
+        dx = fabs(qx - px[p])
+        dy = fabs(qy - py[p])
+        d = dy if dy > dx else dx
+        if d < worst and p != q:
+            pos = k - 1
+            while pos > 0 and bd[pos - 1] > d:
+                bd[pos] = bd[pos - 1]
+                pos -= 1
+            bd[pos] = d
+            worst = bd[k - 1]
+    return start[c + 1] - start[c]
+
+
+cdef inline double _gap(double lo, double hi, double v) noexcept nogil:
+    """Distance from v to the interval [lo, hi] (0 inside), as a difference of coordinates."""
+    return lo - v if lo > v else (v - hi if v > hi else 0.0)
+
+
+@cython.cdivision(True)
+cdef intp _grid_query(const double* px, const double* py, const intp* start, const double* xlo,
+                      const double* xhi, const double* ylo, const double* yhi, intp G, intp q, intp a,
+                      intp b, double* bd, intp k) noexcept nogil:
+    """k best distances (into bd) from point q, in cell column a and row b, to the other
+    points. The searched block of cells [i0, i1] x [j0, j1] grows by one column or row at a
+    time, on the side whose boundary is nearest, until every side is at least the k-th
+    distance away: any point outside the block is at least that far in x or in y. Growing
+    the nearest side adapts the block to cells that are long in one direction (tails of the
+    marginals). Returns the points and cells looked at, a cost measure."""
+    cdef double qx = px[q], qy = py[q], left, right, down, up, m, gx
+    cdef intp i0 = a, i1 = a, j0 = b, j1 = b, i, j, work = 1
+    for i in range(k):
+        bd[i] = INFINITY
+    work += _grid_scan(px, py, start, a * G + b, q, qx, qy, 0.0, bd, k)
+    while True:
+        left = qx - xhi[i0 - 1] if i0 > 0 else INFINITY
+        right = xlo[i1 + 1] - qx if i1 < G - 1 else INFINITY
+        down = qy - yhi[j0 - 1] if j0 > 0 else INFINITY
+        up = ylo[j1 + 1] - qy if j1 < G - 1 else INFINITY
+        m = left if left < right else right
+        m = m if m < down else down
+        m = m if m < up else up
+        if m >= bd[k - 1]:  # also once the whole grid is searched (all inf)
+            return work
+        if m == left or m == right:
+            if m == left:
+                i0 -= 1
+                i = i0
+            else:
+                i1 += 1
+                i = i1
+            gx = _gap(xlo[i], xhi[i], qx)
+            for j in range(j0, j1 + 1):
+                work += 1 + _grid_scan(px, py, start, i * G + j, q, qx, qy,
+                                       max(gx, _gap(ylo[j], yhi[j], qy)), bd, k)
+        else:
+            if m == down:
+                j0 -= 1
+                j = j0
+            else:
+                j1 += 1
+                j = j1
+            gx = _gap(ylo[j], yhi[j], qy)
+            for i in range(i0, i1 + 1):
+                work += 1 + _grid_scan(px, py, start, i * G + j, q, qx, qy,
+                                       max(gx, _gap(xlo[i], xhi[i], qx)), bd, k)
+
+
+@cython.cdivision(True)
+def grid_knn2(const double[::1] x, const double[::1] y, const intp[::1] ox, const intp[::1] oy,
+              intp k, intp G, double max_work, int n_threads=1):
+    """k-th neighbour max-norm distances of the points (x_i, y_i), on a G x G grid of
+    marginal-quantile cells; None when the grid would be slow for these data.
+
+    Cell column c holds the points of x-ranks ``[c n / G, (c + 1) n / G)`` (ranks from the
+    sort order ``ox``), cell row likewise from ``oy``. A column's bounds are the smallest and
+    largest x it holds, so the columns are ordered and overlap only in tied values; rows
+    likewise. Each query grows a block of cells around its own (see ``_grid_query``).
+    Distances are ``max(fabs(dx), fabs(dy))``, as in :class:`KDTree`, and every bound is a
+    difference of the same coordinates, so the result equals the tree's bit for bit.
+
+    Parameters
+    ----------
+    x, y : ndarray of shape (n,)
+    ox, oy : ndarray of shape (n,), intp
+        Sort orders of x and y.
+    k : int
+        ``1 <= k < n``; the point itself is not its own neighbour.
+    G : int
+        Cells per axis, ``1 <= G <= n``.
+    max_work : float
+        A probe first runs about 1024 evenly spread queries; if they look at more than
+        this many points and cells each on average (data concentrated on a curve, where a
+        kd-tree is faster), None is returned.
+    n_threads : int, default=1
+
+    Returns
+    -------
+    ndarray of shape (n,) or None
+    """
+    cdef intp n = x.shape[0], i, c, p, q, tid, a, pos, stride, probes = 0, work = 0
+    cdef int nt
+    if not (x.shape[0] == y.shape[0] == ox.shape[0] == oy.shape[0]):
+        raise ValueError("x, y, ox and oy must have the same length")
+    if not (1 <= k < n) or not (1 <= G <= n):
+        raise ValueError(f"need 1 <= k < n and 1 <= G <= n, got k={k}, G={G}, n={n}")
+    cell_np = np.empty(n, dtype=np.intp)
+    bounds_np = np.empty((4, G))               # xlo, xhi, ylo, yhi
+    start_np = np.zeros(G * G + 1, dtype=np.intp)
+    px_np, py_np, pid_np = np.empty(n), np.empty(n), np.empty(n, dtype=np.intp)
+    cdef intp[::1] cell = cell_np
+    cdef intp[::1] start = start_np
+    cdef double[:, ::1] bnd = bounds_np
+    cdef double[::1] px = px_np
+    cdef double[::1] py = py_np
+    cdef intp[::1] pid = pid_np
+    nt = _threads(n_threads, n)
+    bd_np = np.empty((nt, _padded(k)), dtype=np.float64)
+    cdef double[:, ::1] bd = bd_np
+    out = np.empty(n, dtype=np.float64)
+    cdef double[::1] eps = out
+    with nogil:
+        for i in range(n):                      # columns, from the x order: cell = column * G
+            c = i * G // n
+            p = ox[i]
+            cell[p] = c * G
+            if i == 0 or (i - 1) * G // n != c:
+                bnd[0, c] = x[p]
+            bnd[1, c] = x[p]
+        for i in range(n):                      # rows, from the y order
+            c = i * G // n
+            p = oy[i]
+            cell[p] += c
+            if i == 0 or (i - 1) * G // n != c:
+                bnd[2, c] = y[p]
+            bnd[3, c] = y[p]
+        for p in range(n):                      # counting sort into cell order
+            start[cell[p] + 1] += 1
+        for c in range(G * G):
+            start[c + 1] += start[c]
+        for p in range(n):
+            pos = start[cell[p]]
+            start[cell[p]] += 1
+            px[pos] = x[p]
+            py[pos] = y[p]
+            pid[pos] = p
+        for c in range(G * G, 0, -1):           # start[c] back to the first row of cell c
+            start[c] = start[c - 1]
+        start[0] = 0
+        stride = n // 1024 if n > 1024 else 1
+        q = 0
+        while q < n:
+            c = cell[pid[q]]
+            a = c // G
+            work += _grid_query(&px[0], &py[0], &start[0], &bnd[0, 0], &bnd[1, 0], &bnd[2, 0], &bnd[3, 0],
+                                G, q, a, c - a * G, &bd[0, 0], k)
+            probes += 1
+            q += stride
+    if work > max_work * probes:
+        return None
+    with nogil:
+        for c in prange(G * G, num_threads=nt, schedule="dynamic", chunksize=256):
+            tid = threadid()
+            a = c // G
+            for q in range(start[c], start[c + 1]):
+                _grid_query(&px[0], &py[0], &start[0], &bnd[0, 0], &bnd[1, 0], &bnd[2, 0], &bnd[3, 0],
+                            G, q, a, c - a * G, &bd[tid, 0], k)
+                eps[pid[q]] = bd[tid, k - 1]
+    return out
+
+
 # --------------------------------------------------------------------------- exact sums
-DEF MAX_PARTIALS = 64  # non-overlapping partials of finite doubles number at most ~40
+cdef enum:
+    # the exact sums: 32-bit digits of a fixed-point accumulator covering every float64 bit
+    # position (2098 bits: exponents 0..2046 plus 53 mantissa bits), the growth of 2**31
+    # additions, and a spare digit
+    SUM_DIGITS = 68
+    SUM_NORMALISE_EVERY = 1 << 28
+
+cdef unsigned long long MASK32 = 0xffffffffULL
+
+cdef inline void _normalise(long long* acc) noexcept nogil:
+    """Carry each digit's excess above 32 bits into the next (floor division, so every
+    digit but the last ends in [0, 2**32))."""
+    cdef intp i
+    cdef long long c
+    for i in range(SUM_DIGITS - 1):
+        c = acc[i] >> 32
+        acc[i] -= c << 32
+        acc[i + 1] += c
 
 
-cdef double _exact_sum(const double[:, ::1] a, intp col, bint square, double shift, bint* overflow) noexcept nogil:
-    """Correctly rounded sum of a[:, col] (or of (a[:, col] - shift)**2): Shewchuk's exact
-    partials, then the half-even correction of the final rounding -- the result of Python's
-    ``math.fsum``, so it does not depend on the order of the rows."""
-    cdef double partials[MAX_PARTIALS]
-    cdef intp n = a.shape[0], r, i, j, count = 0
-    cdef double x, y, t, hi, lo
+cdef int _exact_sum(const double[:, ::1] a, intp col, bint square, double shift, long long* acc) noexcept nogil:
+    """Accumulate a[:, col] (or the doubles fl((a[:, col] - shift)**2)) exactly into acc, in
+    units of 2**-1074: a value's 53-bit mantissa, shifted to its exponent, is added to two or
+    three 32-bit digits. Integer additions commute, so the result does not depend on the
+    order of the rows. Returns 1 if a summand is inf or nan (the squares overflowed)."""
+    cdef intp n = a.shape[0], r, i
+    cdef double x
+    cdef unsigned long long u, m
+    cdef long long lo, hi, sign
+    cdef int e, b
+    for i in range(SUM_DIGITS):
+        acc[i] = 0
     for r in range(n):
         x = a[r, col]
         if square:
             x = x - shift
             x = x * x
-        i = 0
-        for j in range(count):
-            y = partials[j]
-            if fabs(x) < fabs(y):
-                t = x
-                x = y
-                y = t
-            hi = x + y
-            lo = y - (hi - x)
-            if lo != 0.0:
-                partials[i] = lo
-                i += 1
-            x = hi
-        if not (x - x == 0.0):  # inf or nan: the sum overflowed
-            overflow[0] = True
-            return 0.0
-        partials[i] = x
-        count = i + 1
-    hi = 0.0
-    lo = 0.0
-    if count > 0:
-        count -= 1
-        hi = partials[count]
-        while count > 0:
-            x = hi
-            count -= 1
-            y = partials[count]
-            hi = x + y
-            lo = y - (hi - x)
-            if lo != 0.0:
-                break
-        if count > 0 and ((lo < 0.0 and partials[count - 1] < 0.0) or (lo > 0.0 and partials[count - 1] > 0.0)):
-            y = lo * 2.0
-            x = hi + y
-            if y == x - hi:
-                hi = x
-    return hi
+        u = (<unsigned long long*>&x)[0]
+        e = <int>((u >> 52) & 0x7ff)
+        if e == 0x7ff:
+            return 1
+        m = u & ((<unsigned long long>1 << 52) - 1)
+        if e > 0:
+            m |= <unsigned long long>1 << 52
+        else:
+            e = 1                       # subnormals: the weight of the smallest normal
+        sign = -1 if (u >> 63) else 1
+        b = e - 1                       # bit position of the mantissa's last bit
+        i = b >> 5
+        b &= 31
+        lo = <long long>((m & MASK32) << b)       # < 2**63
+        hi = <long long>((m >> 32) << b)          # < 2**53
+        acc[i] += sign * (lo & <long long>MASK32)
+        acc[i + 1] += sign * ((lo >> 32) + (hi & <long long>MASK32))
+        acc[i + 2] += sign * (hi >> 32)
+        if (r + 1) % SUM_NORMALISE_EVERY == 0:
+            _normalise(acc)
+    _normalise(acc)
+    return 0
 
 
 def exact_column_sums(const double[:, ::1] a, shift=None, int n_threads=1):
     """Correctly rounded column sums of ``a`` (n, d), or with ``shift`` (d,) the sums of
-    squared deviations ``(a[:, j] - shift[j])**2``; equal to ``math.fsum`` column by column,
-    so independent of the row order (and of ``n_threads``: one thread per column).
-    OverflowError if a sum overflows."""
+    squared deviations ``fl((a[:, j] - shift[j])**2)``; equal to ``math.fsum`` column by
+    column (where no partial sum of fsum's overflows), so independent of the row order (and
+    of ``n_threads``: one thread per column). OverflowError if a sum overflows float64.
+
+    Each column is summed exactly in a fixed-point integer accumulator (``_exact_sum``); the
+    exact integer is then divided by 2**1074 in Python, whose int division rounds correctly
+    (half to even)."""
     cdef intp d = a.shape[1], j
     cdef bint square = shift is not None
     cdef double[::1] s = np.zeros(d) if shift is None else np.ascontiguousarray(shift, dtype=np.float64)
     if s.shape[0] != d:
         raise ValueError("shift must have one value per column")
-    out = np.empty(d)
+    digits = np.zeros((d, SUM_DIGITS), dtype=np.int64)
     flags = np.zeros(d, dtype=np.uint8)
-    cdef double[::1] o = out
+    cdef long long[:, ::1] acc = digits
     cdef unsigned char[::1] f = flags
-    cdef bint overflow
     cdef int nt = max(1, min(n_threads, d))
     with nogil:
         for j in prange(d, num_threads=nt, schedule="static"):
-            overflow = False
-            o[j] = _exact_sum(a, j, square, s[j], &overflow)
-            f[j] = overflow
+            f[j] = _exact_sum(a, j, square, s[j], &acc[j, 0])
     if flags.any():
         raise OverflowError("a column sum overflows float64")
+    out = np.empty(d)
+    for j in range(d):
+        total = 0
+        for i, v in enumerate(digits[j].tolist()):
+            total += v << (32 * i)
+        try:
+            out[j] = total / (1 << 1074)
+        except OverflowError:
+            raise OverflowError("a column sum overflows float64") from None
     return out

@@ -15,7 +15,12 @@ def power_of_two_scale(a, axis=0):
     """Powers of two ``p`` (per column for ``axis=0``, one number for ``axis=None``) with
     ``max|a| / p`` in [0.5, 1), 1 where ``a`` is all zero. Dividing by them is exact (unless
     the data span more than ~1000 binades, when the smallest values lose bits)."""
-    _, e = np.frexp(np.max(np.abs(a), axis=axis))  # max|a| = m * 2**e, m in [0.5, 1); e = 0 for 0
+    if axis == 0 and a.ndim == 2 and a.shape[0] > 0:
+        # column by column: NumPy reduces a tall, narrow C-ordered array along axis 0 ~10x slower
+        big = np.array([np.max(np.abs(c)) for c in a.T])
+    else:
+        big = np.max(np.abs(a), axis=axis)
+    _, e = np.frexp(big)  # max|a| = m * 2**e, m in [0.5, 1); e = 0 for 0
     # 2**1024 overflows: within a factor 2 of the float64 maximum, |a| / 2**1023 < 2 instead
     return np.ldexp(1.0, np.minimum(e, 1023))
 

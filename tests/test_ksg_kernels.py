@@ -355,3 +355,89 @@ def test_exact_column_sums_equal_fsum_whatever_the_order(n_threads):
         exact_column_sums(np.array([[1e308], [1e308]]), None, n_threads)
     with pytest.raises(ValueError, match="one value per column"):
         exact_column_sums(np.ones((3, 2)), np.ones(3), n_threads)
+
+
+# ----------------------------------------------------------------- 2-D grid k-NN
+def _grid_cases(rng, n):
+    x = rng.standard_normal(n)
+    yield "independent", x, rng.standard_normal(n)
+    yield "correlated", x, 0.9 * x + 0.3 * rng.standard_normal(n)
+    yield "on a line", x, x.copy()
+    yield "coarse ties", np.round(x * 2) / 2, np.round(rng.standard_normal(n) * 2) / 2
+    c = rng.standard_cauchy(n)
+    yield "heavy tails", c, c + rng.standard_cauchy(n)
+    u = rng.uniform(size=n)
+    yield "thin band", u, u + rng.uniform(-0.1, 0.1, n)
+
+
+@pytest.mark.parametrize("k", [1, 3, 10])
+def test_grid_knn_matches_brute_force(rng, k):
+    """Every k-th neighbour distance of the marginal-quantile grid equals the O(n^2) answer,
+    whatever the number of cells (1, coarse, the default, one column per point)."""
+    from fastmi._ksg_cy import grid_knn2
+
+    n = 600
+    for what, x, y in _grid_cases(rng, n):
+        ref = kth_others(cheb(np.column_stack([x, y])), k)
+        ox, oy = np.argsort(x), np.argsort(y)
+        for cells in (1, 3, int(np.sqrt(n / 2)), n):
+            for threads in (1, 2):
+                got = grid_knn2(x, y, ox, oy, k, cells, np.inf, threads)
+                np.testing.assert_array_equal(got, ref, err_msg=f"{what}, {cells} cells")
+
+
+def test_grid_knn_matches_tree_on_large_data_and_gives_up_on_a_curve(rng):
+    from fastmi._ksg_cy import grid_knn2
+
+    n = 50_000
+    for what, x, y in _grid_cases(rng, n):
+        x, y = (x - x.mean()) / x.std(), (y - y.mean()) / y.std()
+        ref, _ = KDTree(np.column_stack([x, y]), 8, 2).knn(3, n_threads=2)
+        ox, oy = np.argsort(x), np.argsort(y)
+        got = grid_knn2(x, y, ox, oy, 3, int(np.sqrt(n / 2)), np.inf, 2)
+        np.testing.assert_array_equal(got, ref, err_msg=what)
+        default = grid_knn2(x, y, ox, oy, 3, int(np.sqrt(n / 2)), _common._GRID_WORK * 4, 2)
+        # y = x puts ~n / G points in each diagonal cell: the probe hands it to the tree
+        assert (default is None) == (what == "on a line"), what
+    assert grid_knn2(x, y, ox, oy, 3, 10, 0.0, 1) is None
+    with pytest.raises(ValueError, match="1 <= G <= n"):
+        grid_knn2(x, y, ox, oy, 3, 0, np.inf, 1)
+    with pytest.raises(ValueError, match="same length"):
+        grid_knn2(x, y[:-1], ox, oy, 3, 10, np.inf, 1)
+
+
+@pytest.mark.parametrize("ties", [False, True])
+def test_ksg_counts_through_the_grid(rng, monkeypatch, ties):
+    """KSG-1 on 1-D x and y goes through the grid (or, on a curve, the tree): its counts equal
+    brute force."""
+    monkeypatch.setattr(_common, "_GRID_MIN_ROWS", 16)
+    calls = []
+    real = _common._ksg_cy.grid_knn2
+    monkeypatch.setattr(_common._ksg_cy, "grid_knn2", lambda *a: calls.append(1) or real(*a))
+    for y_of_x in (lambda x, e: x + e, lambda x, e: x.copy()):
+        x = make(rng, 400, 1, ties)
+        y = y_of_x(x, make(rng, 400, 1, ties))
+        got = _ksg._ksg_counts(x, y, 3, 1, n_threads=2)
+        for g, r in zip(got, ref_ksg(x, y, 3, 1)):
+            np.testing.assert_array_equal(g, r)
+    assert len(calls) == 2
+
+
+def test_exact_column_sums_over_the_whole_float64_range():
+    """Subnormals, the largest doubles, and cancellation between them: still math.fsum's result;
+    a sum that only overflows part-way (fsum raises there) is exact."""
+    import math
+
+    from fastmi._ksg_cy import exact_column_sums
+
+    rng = np.random.default_rng(5)
+    tiny, huge = 5e-324, np.finfo(np.float64).max
+    for trial in range(50):
+        n = int(rng.integers(1, 500))
+        a = rng.standard_normal(n) * 10.0 ** rng.integers(-320, 300, size=n)
+        a[rng.random(n) < 0.1] = tiny * rng.integers(-3, 4)
+        a = np.concatenate([a, -a[: n // 3], [huge / 4, -huge / 4]])
+        col = np.ascontiguousarray(a[rng.permutation(len(a))][:, None])
+        assert exact_column_sums(col)[0] == math.fsum(col[:, 0])
+    assert exact_column_sums(np.array([[huge], [huge], [-huge]]))[0] == huge
+    assert exact_column_sums(np.array([[0.1], [0.2], [0.3]]))[0] == math.fsum([0.1, 0.2, 0.3])

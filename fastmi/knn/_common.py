@@ -6,6 +6,7 @@ identical results for any ``n_jobs``; randomness (jitter, subsamples) is drawn h
 """
 from __future__ import annotations
 
+import math
 import threading
 import warnings
 
@@ -108,16 +109,19 @@ def _mean_digamma(counts):
 
 class _Presort:
     """Sort orders of the one-dimensional arrays among ``arrays``, computed in
-    a helper thread while the caller runs the neighbour search (NumPy's sort
-    releases the GIL), when ``n_threads > 1`` and the arrays are large;
-    otherwise computed on demand. ``order(i)`` returns the order of
-    ``arrays[i]`` (None unless it has one column)."""
+    a helper thread while the caller works on (NumPy's sort releases the GIL),
+    when ``n_threads > 1`` and the arrays are large; otherwise computed on
+    demand. The helper sorts the arrays listed in ``background`` (default:
+    all); the others are sorted by the caller when asked for, so that two sorts
+    can run side by side. ``order(i)`` returns the order of ``arrays[i]``
+    (None unless it has one column)."""
 
     _MIN_ROWS = 1 << 16
 
-    def __init__(self, arrays, n_threads):
+    def __init__(self, arrays, n_threads, background=None):
         self._arrays = arrays
         self._orders = [None] * len(arrays)
+        self._background = range(len(arrays)) if background is None else background
         self._error = None
         self._thread = None
         if n_threads > 1 and arrays[0].shape[0] >= self._MIN_ROWS:
@@ -126,14 +130,14 @@ class _Presort:
 
     def _run(self):
         try:
-            for i, a in enumerate(self._arrays):
-                if a.shape[1] == 1:
-                    self._orders[i] = np.argsort(a[:, 0])
+            for i in self._background:
+                if self._arrays[i].shape[1] == 1:
+                    self._orders[i] = np.argsort(self._arrays[i][:, 0])
         except BaseException as exc:  # re-raised in the caller's thread
             self._error = exc
 
     def order(self, i):
-        if self._thread is not None:
+        if self._thread is not None and i in self._background:
             self._thread.join()
             self._thread = None
             if self._error is not None:
@@ -141,6 +145,34 @@ class _Presort:
         if self._orders[i] is None and self._arrays[i].shape[1] == 1:
             self._orders[i] = np.argsort(self._arrays[i][:, 0])
         return self._orders[i]
+
+
+#: the 2-D grid k-NN (``grid_knn2``): about this many points per cell (17 points and cells looked
+#: at per query for Gaussian data, k = 3), used from this many rows, and abandoned for the kd-tree
+#: when its probe looks at more than ``_GRID_WORK * (k + 1)`` points and cells per query (points on
+#: a curve: y = x gives ~1400 at n = 1e6); measured with benchmarks/bench_ksg.py
+_GRID_ROWS_PER_CELL = 2
+_GRID_MIN_ROWS = 4096
+_GRID_WORK = 32.0
+
+
+def _grid_eligible(x, y):
+    return x.shape[1] == 1 and y.shape[1] == 1 and x.shape[0] >= _GRID_MIN_ROWS
+
+
+def _joint_knn(x, y, k, n_threads, sort):
+    """k-th neighbour max-norm distance of every row in the joint space of x and y, the
+    point itself excluded. For 1-D x and y, on a grid of marginal-quantile cells (no tree to
+    build; ``sort`` gives both sort orders); otherwise, or where the grid would be slow, on a
+    kd-tree. Both give the brute-force distances bit for bit."""
+    n = x.shape[0]
+    if _grid_eligible(x, y):
+        cells = max(1, math.isqrt(n // _GRID_ROWS_PER_CELL))
+        oy = sort.order(1)  # first: x's may be sorting in the background meanwhile
+        eps = _ksg_cy.grid_knn2(x[:, 0], y[:, 0], sort.order(0), oy, k, cells, _GRID_WORK * (k + 1), n_threads)
+        if eps is not None:
+            return eps
+    return _ksg_cy.KDTree(np.hstack([x, y]), _LEAFSIZE, n_threads).knn(k, n_threads=n_threads)[0]
 
 
 def _count_within(a, radius, n_threads, by_row=True, order=None):

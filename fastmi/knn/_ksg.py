@@ -8,7 +8,8 @@ from scipy.special import digamma
 from .. import _ksg_cy
 from .._subsample import _doc, subsampled_result
 from .._validation import check_conditioning
-from ._common import _LEAFSIZE, _Presort, _count_within, _mean_digamma, _strict, _warn_ties, setup
+from ._common import (_LEAFSIZE, _Presort, _count_within, _grid_eligible, _joint_knn, _mean_digamma, _strict, _warn_ties,
+                      setup)
 
 
 def _ksg_counts(x, y, k, variant=1, n_threads=1, by_row=True):
@@ -22,15 +23,15 @@ def _ksg_counts(x, y, k, variant=1, n_threads=1, by_row=True):
     and the counts are of other points at distance <= those extents.
     ``by_row=False`` leaves the counts in an arbitrary order.
     """
-    dx = x.shape[1]
-    xy = np.hstack([x, y])
-    sort = _Presort([x, y], n_threads)
-    tree = _ksg_cy.KDTree(xy, _LEAFSIZE, n_threads)
     if variant == 1:
-        eps, _ = tree.knn(k, n_threads=n_threads)
+        sort = _Presort([x, y], n_threads, background=(0,) if _grid_eligible(x, y) else None)
+        eps = _joint_knn(x, y, k, n_threads, sort)
         rx = ry = _strict(eps)
     else:
-        eps = tree.knn(k, groups=[0, dx, xy.shape[1]], tiebreak=True, n_threads=n_threads)[1]
+        sort = _Presort([x, y], n_threads)
+        xy = np.hstack([x, y])
+        tree = _ksg_cy.KDTree(xy, _LEAFSIZE, n_threads)
+        eps = tree.knn(k, groups=[0, x.shape[1], xy.shape[1]], tiebreak=True, n_threads=n_threads)[1]
         rx, ry = np.ascontiguousarray(eps[:, 0]), np.ascontiguousarray(eps[:, 1])
     return (eps,
             _count_within(x, rx, n_threads, by_row, sort.order(0)) - 1,
