@@ -33,6 +33,9 @@ class Stream(enum.IntEnum):
     MC_REFERENCE_DRAWS = 7
     #: (): the sample drawn from the fitted model for the goodness-of-fit check
     MISFIT_DRAWS = 8
+    #: (j,): null fit j of the bias correction: the permutation of y's rows, the start and the
+    #: resampling (see GMMMI._null_shift)
+    NULL_FIT = 9
 
 
 class Streams:

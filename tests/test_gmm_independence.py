@@ -63,6 +63,48 @@ def test_independent_non_gaussian_pairs_cover_zero(kind):
         assert np.mean([r.mi / r.std for r in old]) > 1.5
 
 
+def _parabola(rng, n):
+    """x on a noisy parabola (its two coordinates depend on each other, not on y), y uniform: a
+    non-Gaussian copula, so K > 1 in the data's space."""
+    u = rng.uniform(-1, 1, n)
+    return np.column_stack([u, u ** 2 + 0.05 * rng.standard_normal(n)]), rng.random(n)
+
+
+def test_null_correction_brings_k_above_one_back_to_zero():
+    """A mixture with K > 1 fitted to independent variables invents dependence (z 1.2-1.9 here
+    without the correction); the permutation null at the selected K removes it, and says so."""
+    z, z_old = [], []
+    for s in range(4):
+        x, y = _parabola(np.random.default_rng(1000 + s), 1000)
+        r = fastmi.mutual_info(x, y, rng=s)
+        old = fastmi.mutual_info(x, y, rng=s, bias_correction="gaussian")
+        assert r.n_components == old.n_components > 1 and r.diagnostics["fit"]["space"] == "data"
+        bc = r.diagnostics["bias_correction"]
+        assert bc["kind"] == f"permutation null at K={r.n_components}" and bc["applied"]
+        assert len(bc["null_mi"]) == fastmi.GMMMI.N_NULL and bc["bias"] == pytest.approx(np.mean(bc["null_mi"]))
+        assert r.mi == pytest.approx(old.mi - bc["bias"], abs=1e-12) and r.std >= old.std
+        assert "bias_correction" not in old.diagnostics
+        z.append(r.mi / r.std)
+        z_old.append(old.mi / old.std)
+    assert np.mean(z_old) > 1.0 and abs(np.mean(z)) < 0.5, (z_old, z)
+    assert fastmi.mutual_info(x, y, rng=3, n_jobs=1).mi == r.mi  # reproducible for any n_jobs
+
+
+def test_null_correction_leaves_dependent_data_alone():
+    """Far from zero (z >= 3) the null is not fitted; nor is it applied to an estimate outside the
+    null distribution, or with K = 1 (exact correction) or bias_correction=False."""
+    rng = np.random.default_rng(0)
+    u = rng.uniform(-1, 1, 2000)
+    x = np.column_stack([u, u ** 2 + 0.05 * rng.standard_normal(2000)])
+    r = fastmi.mutual_info(x, u + 0.3 * rng.random(2000), rng=0)
+    assert r.n_components > 1 and "bias_correction" not in r.diagnostics
+    est = fastmi.GMMMI(rng=0).fit(*_parabola(np.random.default_rng(1000), 1000))
+    diag = {}
+    assert est._null_shift(diag, 1.0, 2) == (0.0, 0.0) and diag["bias_correction"]["applied"] is False
+    est.bias_correction = False
+    assert est._null_shift({}, 0.0, 2) == (0.0, 0.0)
+
+
 def test_copula_fit_is_invariant_under_monotone_maps():
     rng = np.random.default_rng(3)
     x = rng.standard_normal(2000)
@@ -173,7 +215,7 @@ def test_bad_copula_and_retry():
         fastmi.GMMMI(copula="yes").fit(x[:, 0], x[:, 1])
     with pytest.raises(ValueError, match="retry"):
         fastmi.GMMMI(retry=2).fit(x[:, 0], x[:, 1])
-    with pytest.raises(ValueError, match="bias_correction"):
+    with pytest.raises(ValueError, match="bias_correction must be True, False or 'gaussian'"):
         fastmi.GMMMI(bias_correction="auto").fit(x[:, 0], x[:, 1])
 
 

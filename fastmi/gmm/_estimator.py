@@ -18,7 +18,7 @@ from ..exceptions import ConvergenceWarning, DegenerateFitWarning, MisfitWarning
 from ._backend import BACKENDS, get_namespace
 from . import _misfit
 from ._bootstrap import bootstrap_categorical, bootstrap_continuous
-from ._mixture import INITS, affine_params, fit_em
+from ._mixture import INITS, affine_params, fit_em, initial_mixture
 from ._pointwise import PointwiseMI, categorical_pmi, continuous_pmi
 from ._montecarlo import (MC_AUTO_FALLBACK, LeadingDraws, MCDraws, PairedMC, mc_categorical_mi, mc_log_ratio,
                           mi_terms, stack)
@@ -134,6 +134,21 @@ class GMMMI:
     bootstrap_start : {'full', 'selected'}, default='full'
         Where the bootstrap refits start: the full-data fit, or the selected fold fit that
         started it (upstream).
+    copula : {'auto', True, False}, default='auto'
+        Fit in copula space (each column mapped to normal scores through its empirical CDF;
+        MI is unchanged). 'auto': there when one Gaussian (per class) fits there better than
+        two, else in the data's own space.
+    retry : bool, default=True
+        Refit a fit that fails ``check_fit``: in the data's space after copula space, then
+        with a harder search (one more fresh start per K, the search at ``tol``).
+    bias_correction : {True, False, 'gaussian'}, default=True
+        Remove the bias a fit shows on independent data. K = 1: the exact finite-sample bias
+        of one fitted Gaussian (Wishart). K > 1 (continuous y, no z, with the bootstrap):
+        where the estimate is within 3 std of 0, the mean MI of the bootstrap at K on
+        ``N_NULL`` = 6 copies of the data with y's rows permuted, subtracted if the estimate
+        lies within that null distribution (its error added to ``std``). 'gaussian': the
+        K = 1 correction only (the previous release). ``diagnostics['bias_correction']`` says
+        what was done.
 
     Attributes
     ----------
@@ -296,7 +311,8 @@ class GMMMI:
         if not (self.copula == "auto" or isinstance(self.copula, (bool, np.bool_))):
             raise ValueError(f"copula must be True, False or 'auto', got {self.copula!r}")
         check_bool(self.retry, "retry")
-        check_bool(self.bias_correction, "bias_correction")
+        if not (self.bias_correction == "gaussian" or isinstance(self.bias_correction, (bool, np.bool_))):
+            raise ValueError(f"bias_correction must be True, False or 'gaussian', got {self.bias_correction!r}")
         if self.backend == "cupy":
             get_namespace("cupy")  # a clear ImportError now rather than after the fit
         return resolve_n_jobs(self.n_jobs)
@@ -689,7 +705,64 @@ class GMMMI:
         shared = math.hypot(mc_error, gap) if self.uncertainty == "misfit" else mc_error
         self.bootstrap_params_ = tuple(a[out.ok] if a.ndim and a.shape[0] == B else a for a in out.params)
         values = values - 2.0 * self._bias_shift(diag)  # a replicate is biased like a fit of a fit
+        if values.size > 1 and values.mean() < self.NULL_GATE * math.hypot(values.std(ddof=1), shared):
+            null, null_se = self._null_shift(diag, values.mean(), n_jobs)
+            values, shared = values - null, math.hypot(shared, null_se)
         return self._result(values, None, diag, shared)
+
+    #: the null bias correction (K > 1): permuted data sets, and the z = mi / std below which it runs
+    N_NULL = 6
+    NULL_GATE = 3.0
+
+    def _null_shift(self, diag, estimate, n_jobs):
+        """The MI that the bootstrap at the selected K finds in the data with y's rows permuted:
+        the bias of a mixture with K > 1 fitted to independent variables (its components tilt
+        to fit non-Gaussian marginals; see the docs' "GMM-MI near zero"). Each of ``N_NULL``
+        permuted data sets is fitted at K from a k-means++ start, then refitted to one resample
+        of itself, like a replicate. Under independence the permuted data are distributed as
+        the data, so this is the replicates' bias there. Dependent data are biased otherwise
+        (subtracting it everywhere made the calibration suite's MAE 0.050 against 0.035), so
+        ``_estimate_once`` asks for it only when the ``estimate`` is within ``NULL_GATE`` std of
+        0, and it is applied only when the estimate lies within the null distribution too
+        (below its mean plus two of its standard deviations): data indistinguishable from
+        independent ones. Returns the mean null MI and its standard error, or (0, 0) where it is
+        not applied (recorded in ``diag``) or does not apply (nothing recorded): one component
+        (corrected exactly by ``_bias_shift``), copula space
+        (where K > 1 is never kept), categorical y, conditional MI, ``bias_correction`` other
+        than True, or a loaded model without its data."""
+        K = self.n_components_
+        if not (self.bias_correction is True or self.bias_correction is np.True_) or not (
+                self.y_type == "continuous" and "z" not in self.dims_ and K != 1
+                and getattr(self, "space_", "data") == "data" and hasattr(self, "_data")):
+            return 0.0, 0.0
+        X, dx = self._data, self.dims_["x"]
+        n = X.shape[0]
+        em, groups = self._em("bootstrap"), self._groups()
+        draws = self._draws(Stream.MC_DRAWS)
+
+        def one(j):
+            g = np.random.default_rng(self._streams(Stream.NULL_FIT, j))
+            Xp = X.copy()
+            Xp[:, dx:] = X[g.permutation(n), dx:]
+            fit, info = fit_em(Xp, initial_mixture(Xp, K, "kmeans++", g, em.reg_covar), em.tol, em.reg_covar,
+                               em.max_iter)
+            if not info.ok:
+                return math.nan
+            seed = np.random.SeedSequence(int(g.integers(2**63)))
+            out = bootstrap_continuous(Xp, fit, groups, 1, lambda b: seed, em, draws,
+                                       lambda f, runs: [f(r) for r in runs])
+            return float(out.values[0]) if out.ok[0] else math.nan
+
+        with thread_map(n_jobs) as pmap:
+            nulls = np.array(list(pmap(one, range(self.N_NULL))))
+        nulls = nulls[np.isfinite(nulls)]
+        if nulls.size < 2:
+            return 0.0, 0.0
+        bias, spread = float(nulls.mean()), float(nulls.std(ddof=1))
+        applied = estimate <= bias + 2.0 * spread
+        diag["bias_correction"] = {"kind": f"permutation null at K={K}", "bias": bias if applied else 0.0,
+                                   "applied": bool(applied), "null_mi": nulls.tolist()}
+        return (bias, spread / math.sqrt(nulls.size)) if applied else (0.0, 0.0)
 
     def _bias_shift(self, diag):
         """The finite-sample bias of the MI (or CMI) of one fitted Gaussian, which is known exactly
