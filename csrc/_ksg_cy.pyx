@@ -907,56 +907,64 @@ def grid_knn2(const double[::1] x, const double[::1] y, const intp[::1] ox, cons
         raise ValueError("x, y, ox and oy must have the same length")
     if not (1 <= k < n) or not (1 <= G <= n):
         raise ValueError(f"need 1 <= k < n and 1 <= G <= n, got k={k}, G={G}, n={n}")
-    cell_np = np.empty(n, dtype=np.intp)
+    row_np = np.empty(n, dtype=np.intp)
     bounds_np = np.empty((4, G))               # xlo, xhi, ylo, yhi
     start_np = np.zeros(G * G + 1, dtype=np.intp)
     px_np, py_np, pid_np = np.empty(n), np.empty(n), np.empty(n, dtype=np.intp)
-    cdef intp[::1] cell = cell_np
+    cdef intp[::1] row = row_np
     cdef intp[::1] start = start_np
     cdef double[:, ::1] bnd = bounds_np
     cdef double[::1] px = px_np
     cdef double[::1] py = py_np
     cdef intp[::1] pid = pid_np
     nt = _threads(n_threads, n)
+    fill_np = np.zeros((nt, G), dtype=np.intp)
+    cdef intp[:, ::1] fill = fill_np
     bd_np = np.empty((nt, _padded(k)), dtype=np.float64)
     cdef double[:, ::1] bd = bd_np
     out = np.empty(n, dtype=np.float64)
     cdef double[::1] eps = out
+    cdef intp lo, hi, r
     with nogil:
-        for i in range(n):                      # columns, from the x order: cell = column * G
-            c = i * G // n
-            p = ox[i]
-            cell[p] = c * G
-            if i == 0 or (i - 1) * G // n != c:
-                bnd[0, c] = x[p]
-            bnd[1, c] = x[p]
-        for i in range(n):                      # rows, from the y order
-            c = i * G // n
-            p = oy[i]
-            cell[p] += c
-            if i == 0 or (i - 1) * G // n != c:
-                bnd[2, c] = y[p]
-            bnd[3, c] = y[p]
-        for p in range(n):                      # counting sort into cell order
-            start[cell[p] + 1] += 1
-        for c in range(G * G):
-            start[c + 1] += start[c]
-        for p in range(n):
-            pos = start[cell[p]]
-            start[cell[p]] += 1
-            px[pos] = x[p]
-            py[pos] = y[p]
-            pid[pos] = p
-        for c in range(G * G, 0, -1):           # start[c] back to the first row of cell c
-            start[c] = start[c - 1]
-        start[0] = 0
+        # column c holds the x-sorted positions [ceil(c n / G), ceil((c + 1) n / G)), i.e. those
+        # with i G // n == c; rows likewise in y. Cell order is column-major, so column c's
+        # points fill exactly those positions of px / py, sorted into rows there.
+        for i in prange(n, num_threads=nt, schedule="static"):
+            row[oy[i]] = i * G // n
+        for c in prange(G, num_threads=nt, schedule="static"):
+            lo = (c * n + G - 1) // G
+            hi = ((c + 1) * n + G - 1) // G
+            bnd[0, c] = x[ox[lo]]
+            bnd[1, c] = x[ox[hi - 1]]
+            bnd[2, c] = y[oy[lo]]
+            bnd[3, c] = y[oy[hi - 1]]
+        for c in prange(G, num_threads=nt, schedule="dynamic", chunksize=16):
+            tid = threadid()
+            lo = (c * n + G - 1) // G
+            hi = ((c + 1) * n + G - 1) // G
+            for r in range(G):
+                fill[tid, r] = 0
+            for i in range(lo, hi):
+                fill[tid, row[ox[i]]] += 1
+            pos = lo
+            for r in range(G):                  # fill[r]: where row r's next point goes
+                start[c * G + r] = pos
+                pos = pos + fill[tid, r]
+                fill[tid, r] = start[c * G + r]
+            for i in range(lo, hi):
+                p = ox[i]
+                r = row[p]
+                pos = fill[tid, r]
+                fill[tid, r] = pos + 1
+                px[pos] = x[p]
+                py[pos] = y[p]
+                pid[pos] = p
+        start[G * G] = n
         stride = n // 1024 if n > 1024 else 1
         q = 0
         while q < n:
-            c = cell[pid[q]]
-            a = c // G
             work += _grid_query(&px[0], &py[0], &start[0], &bnd[0, 0], &bnd[1, 0], &bnd[2, 0], &bnd[3, 0],
-                                G, q, a, c - a * G, &bd[0, 0], k)
+                                G, q, q * G // n, row[pid[q]], &bd[0, 0], k)
             probes += 1
             q += stride
     if work > max_work * probes:
