@@ -207,3 +207,38 @@ def test_no_torch_import():
     out = subprocess.run([sys.executable, "-c", "import fastmi, fastmi.interpret, sys; print('torch' in sys.modules)"],
                          check=True, capture_output=True, text=True)
     assert out.stdout.strip() == "False"
+
+
+def test_entropy_from_the_samples_with_zero_f_and_batch_rows():
+    """``entropy`` is E[f (log f - log E f)] over each input's own samples (f = 0 contributes 0;
+    NaN when log f is -inf on every sample), per row of a batch as in the single calls."""
+    w = np.array([3.0, -2.0, 1.0])
+    seen = []
+
+    def logf(Z):  # log f, -inf (f = 0) where the first coordinate is negative
+        Z = np.asarray(Z)
+        return np.where(Z[:, 0] < 0, -np.inf, -np.log1p(np.exp(-(Z @ w))))
+
+    def grad(Z):
+        seen.append(np.array(Z))
+        p = _sigmoid(Z @ w)
+        return np.where((Z[:, 0] < 0)[:, None], 0.0, (1 - p)[:, None] * w)
+
+    X = np.array([[0.1, 0.0, 0.0], [2.0, 1.0, 0.0], [-30.0, 0.0, 0.0]])  # part zero, positive, all zero
+    b = functional_fisher(logf, X, grad=grad, output="log_prob", cov=np.eye(3), spread=1.0, n_samples=64,
+                          batch=True, rng=5)
+    for j in range(2):
+        lf = logf(seen[j])
+        fz = np.exp(lf)
+        live = np.isfinite(lf)
+        assert 0 < live.sum() <= 64
+        expected = np.sum(fz[live] * (lf[live] - np.log(fz.mean()))) / 64
+        assert b.entropy[j] == pytest.approx(expected, rel=1e-12)
+    assert (~np.isfinite(logf(seen[0]))).any()  # the first input's samples hit f = 0
+    assert np.isnan(b.entropy[2]) and np.isfinite(b.entropy[:2]).all()
+    g = np.random.default_rng(5)
+    singles = [functional_fisher(logf, x, grad=grad, output="log_prob", cov=np.eye(3), spread=1.0, n_samples=64,
+                                 rng=g) for x in X]
+    assert_allclose(b.entropy[:2], [s.entropy for s in singles[:2]], rtol=1e-12)
+    assert np.isnan(singles[2].entropy)
+    assert_allclose(b.attributions, [s.attributions for s in singles], rtol=1e-12, atol=1e-300)

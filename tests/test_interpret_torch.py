@@ -377,3 +377,62 @@ def test_captum_attribution_in_one_call_and_captum_metrics_on_fastmi():
     inf_good = captum_metrics.infidelity(score, perturb, xt, grads, n_perturb_samples=4)
     inf_bad = captum_metrics.infidelity(score, perturb, xt, torch.flip(grads, [1]), n_perturb_samples=4)
     assert float(inf_good.max()) < 1e-12 and float(inf_bad.min()) > 1e-3
+
+
+def test_gradient_chunks_sized_by_the_saved_activations():
+    """rows=None: a 128-row first chunk measures the bytes the forward keeps for the backward,
+    the next chunks keep about _SAVED_BYTES; the values and gradients equal one big chunk."""
+    from fastmi.interpret import _functional
+
+    sizes = []
+
+    class Wide(nn.Module):  # 4 -> 4096 -> 3: the ReLU's output (32 KiB a row) kept for the backward
+        def __init__(self):
+            super().__init__()
+            self.a, self.b = nn.Linear(4, 4096), nn.Linear(4096, 3)
+
+        def forward(self, z):
+            sizes.append(z.shape[0])
+            return torch.log_softmax(self.b(torch.relu(self.a(z))), -1)
+
+    torch.manual_seed(0)
+    model = Wide().double()
+    Z = np.random.default_rng(0).standard_normal((1000, 4))
+    t = np.arange(1000) % 3
+    v, g, log = _functional._torch_values_grads(model, Z, t, output="log_prob")
+    first, step = sizes[0], sizes[1]
+    assert first == 128 and 16 <= step < 400 and all(s == step for s in sizes[1:-1]) and sum(sizes) == 1000
+    assert step == pytest.approx(_functional._SAVED_BYTES / (4096 * 8), rel=0.05)
+    sizes.clear()
+    v1, g1, _ = _functional._torch_values_grads(model, Z, t, output="log_prob", rows=1000)
+    assert sizes == [1000] and log
+    assert_allclose(v, v1, rtol=1e-12)
+    assert_allclose(g, g1, rtol=1e-10, atol=1e-12)
+    # an MLP keeps little per row: the rest in one chunk
+    sizes.clear()
+    small = nn.Sequential(nn.Linear(4, 8), nn.ReLU(), nn.Linear(8, 3), nn.LogSoftmax(-1)).double()
+    small.register_forward_pre_hook(lambda mod, a: sizes.append(a[0].shape[0]))
+    _functional._torch_values_grads(small, Z, t)
+    assert sizes == [128, 872]
+
+
+def test_frozen_eval_calls_an_overridden_train_when_a_submodule_trains():
+    """frozen_eval skips the writes on an eval, frozen model, but a model in training mode
+    still goes through its own train(False) (a subclass may override it)."""
+    calls = []
+
+    class Net(nn.Sequential):
+        def train(self, mode=True):
+            calls.append(mode)
+            return super().train(mode)
+
+    model = Net(nn.Linear(3, 3), nn.Dropout(0.5))
+    with frozen_eval(model):
+        assert not any(m.training for m in model.modules())
+    assert calls == [False] and all(m.training for m in model.modules())
+    model.eval()
+    calls.clear()
+    with frozen_eval(model):
+        pass
+    assert calls == [] and not any(m.training for m in model.modules())
+    assert all(p.requires_grad for p in model.parameters())

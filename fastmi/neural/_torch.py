@@ -86,13 +86,20 @@ def frozen_eval(model, *, freeze=True):
     back with its dropout and batch-norm updates switched on."""
     modes = [(m, m.training) for m in model.modules()]
     flags = [(p, p.requires_grad) for p in model.parameters()] if freeze else []
+    # only what changes is written (eval() only when a submodule trains): nn.Module.__setattr__
+    # is slow Python, and rewriting every flag of an eval, frozen model twice per call cost
+    # about 0.2 ms, a tenth of a functional_fisher call on a small CNN
     try:
-        model.eval()
-        for p, _ in flags:
-            p.requires_grad_(False)
+        if any(mode for _, mode in modes):
+            model.eval()
+        for p, flag in flags:
+            if flag:
+                p.requires_grad_(False)
         yield model
     finally:
         for m, mode in modes:
-            m.training = mode
+            if m.training != mode:
+                m.training = mode
         for p, flag in flags:
-            p.requires_grad_(flag)
+            if p.requires_grad != flag:
+                p.requires_grad_(flag)
