@@ -182,12 +182,14 @@ def _estimate(args):
         from ._permutation import test_statistic
         from ._streams import root_seed
 
-        pvalue, null, observed = test_statistic(
+        pvalue, null, observed, about = test_statistic(
             r, args.seed, x, y, None, method=args.method, y_type=args.y_type, unit=args.unit, kwargs=kw,
             root=root_seed(args.seed), n_permutations=args.permutations, n_jobs=resolve_n_jobs(args.n_jobs),
             strata=None)
         test = {"pvalue": pvalue, "n_permutations": args.permutations, "observed": observed,
                 "null_mean": float(null.mean()), "scheme": "rows of x permuted"}
+        if about is not None:
+            test["test_statistic"] = about
     if args.plot_bootstrap:
         if r.samples.size < 2:
             raise ValueError("--plot-bootstrap needs replicates: use --n-bootstrap 2 or more")
@@ -212,8 +214,10 @@ def _estimate(args):
     extra = f", K = {r.n_components} components" if r.n_components is not None else ""
     print(f"  method {r.method}{extra}, N = {x.shape[0]} samples ({os.path.basename(args.file)})")
     if test is not None:
+        about = test.get("test_statistic")
+        on = f"; statistic KSG with k = {about['k']} on normal scores" if about else ""
         print(f"  permutation test of independence: p = {test['pvalue']:.4g} ({args.permutations} permutations "
-              "of the rows of x)")
+              f"of the rows of x{on})")
     if r.diagnostics.get("misfit"):
         print("  MISFIT: the mixture failed its goodness-of-fit check and the error bar does not cover it; "
               "compare with --method ksg")

@@ -122,12 +122,15 @@ def _run_pairs(data, pairs, spec, stop=None):
             r = mutual_info(data.a[:, i], other[:, j], method=spec.method, y_type=spec.y_type, rng=seed,
                             unit=spec.unit, n_jobs=spec.n_jobs, **spec.kwargs)
             if spec.n_permutations:
-                pvalue, null, _ = test_statistic(r, seed, data.a[:, i], other[:, j], None, method=spec.method,
-                                                 y_type=spec.y_type, unit=spec.unit, kwargs=spec.kwargs, root=seed,
-                                                 n_permutations=spec.n_permutations, n_jobs=spec.n_jobs, strata=None)
+                pvalue, null, _, about = test_statistic(
+                    r, seed, data.a[:, i], other[:, j], None, method=spec.method, y_type=spec.y_type, unit=spec.unit,
+                    kwargs=spec.kwargs, root=seed, n_permutations=spec.n_permutations, n_jobs=spec.n_jobs,
+                    strata=None)
                 r.diagnostics["permutation"] = {"pvalue": pvalue, "n_permutations": spec.n_permutations,
                                                 "null_mean": float(null.mean()), "null_std": float(null.std(ddof=1))
                                                 if null.size > 1 else float("nan"), "scheme": "rows of x permuted"}
+                if about is not None:
+                    r.diagnostics["permutation"]["test_statistic"] = about
         except Exception as exc:
             where = f"pair ({spec.names_a[i]!r}, {spec.names_b[j]!r})"
             if spec.on_error == "raise":
