@@ -189,7 +189,7 @@ def _estimate(args):
         test = {"pvalue": pvalue, "n_permutations": args.permutations, "observed": observed,
                 "null_mean": float(null.mean()), "scheme": "rows of x permuted"}
         if about is not None:
-            test["test_statistic"] = about
+            test["test_statistic"] = {k: v for k, v in about.items() if k != "null_mi"}
     if args.plot_bootstrap:
         if r.samples.size < 2:
             raise ValueError("--plot-bootstrap needs replicates: use --n-bootstrap 2 or more")
@@ -215,7 +215,8 @@ def _estimate(args):
     print(f"  method {r.method}{extra}, N = {x.shape[0]} samples ({os.path.basename(args.file)})")
     if test is not None:
         about = test.get("test_statistic")
-        on = f"; statistic KSG with k = {about['k']} on normal scores" if about else ""
+        ks = " and ".join(str(k) for k in about["k"]) if about else ""
+        on = f"; statistic: KSG at k = {ks} on normal scores, the smaller p-value" if about else ""
         print(f"  permutation test of independence: p = {test['pvalue']:.4g} ({args.permutations} permutations "
               f"of the rows of x{on})")
     if r.diagnostics.get("misfit"):

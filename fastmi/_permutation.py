@@ -19,10 +19,12 @@ from ._validation import check_choice, check_int, check_labels
 #: rows per stratum of z that the conditional test aims for (Runge 2018 uses a few tens)
 ROWS_PER_STRATUM = 50
 
-#: KSG's test statistic when the user leaves k alone: k = n // TEST_K_DIVISOR, between
-#: TEST_K_MIN and TEST_K_MAX, on normal scores. KSG's variance falls with k, and a test needs a
-#: small variance more than a small bias; chosen on the tuning families of
-#: benchmarks/power_table.py (docs/guide/significance.rst has the tuning and held-out tables)
+#: KSG's test statistic when the user leaves k alone, on normal scores: the large k = n //
+#: TEST_K_DIVISOR (between TEST_K_MIN and TEST_K_MAX) and the small k = TEST_K_MIN, combined by
+#: the smaller of their permutation p-values. KSG's variance falls with k, and a test needs a
+#: small variance more than a small bias, but a large k averages fine local structure away (a
+#: fast sine), which k = 3 sees; chosen on the tuning families of benchmarks/power_table.py
+#: (docs/guide/significance.rst has the tuning and held-out tables)
 TEST_K_DIVISOR = 10
 TEST_K_MIN = 3
 TEST_K_MAX = 100
@@ -141,14 +143,33 @@ def power_k(n):
 
 def power_statistic(method, y_type, z, kwargs, n):
     """What the test permutes when it is not the user's estimate: for method='ksg' with
-    continuous y, no z and no k given, KSG with ``k = power_k(n)`` on each coordinate's normal
-    scores (MI, and so the null hypothesis, is unchanged by these monotone maps). Returns the
-    dict recorded as ``diagnostics["test_statistic"]``, or None (the user's estimate is tested)."""
+    continuous y, no z and no k given, KSG on each coordinate's normal scores (MI, and so the
+    null hypothesis, is unchanged by these monotone maps) at ``k = 3`` and ``k = power_k(n)``,
+    combined by the smaller of their permutation p-values (see :func:`min_p`). Returns the dict
+    recorded as ``diagnostics["test_statistic"]``, or None (the user's estimate is tested)."""
     if method != "ksg" or y_type != "continuous" or z is not None or "k" in kwargs:
         return None
-    return {"method": "ksg", "k": power_k(n), "normal_scores": True,
-            "why": "k not given: the statistic permuted is KSG with a larger k on normal scores, which has more "
-                   "power than the estimate's k; statistic keeps the user's settings"}
+    ks = sorted({TEST_K_MIN, power_k(n)})
+    return {"method": "ksg", "k": ks, "normal_scores": True,
+            "combined": "min-p" if len(ks) > 1 else None,
+            "why": "k not given: the statistic permuted is KSG on normal scores at a small and a large k, whose "
+                   "smaller permutation p-value is the statistic (more power than the estimate's k = 3 alone, "
+                   "without losing its power against fine structure); statistic keeps the user's settings"}
+
+
+def min_p(values):
+    """The min-p combination of several statistics over the same permutations (Westfall &
+    Young 1993). ``values`` (1 + n_permutations, S): row 0 the data, the others the permuted
+    data sets. Each column's permutation p-value of every row among all the rows (ties
+    counted against it) is taken, and the smallest over the columns; returned as
+    ``-log(min p)``, per row, so that larger means more dependent. The rows are exchangeable
+    under the null, so comparing row 0 with the others gives an exact test."""
+    m = values.shape[0]
+    p = np.empty_like(values)
+    for s in range(values.shape[1]):
+        col = values[:, s]
+        p[:, s] = (m - np.searchsorted(np.sort(col), col, side="left")) / m
+    return -np.log(p.min(axis=1))
 
 
 def test_statistic(statistic, stat_seed, x, y, z, *, method, y_type, unit, kwargs, root, n_permutations, n_jobs,
@@ -156,7 +177,8 @@ def test_statistic(statistic, stat_seed, x, y, z, *, method, y_type, unit, kwarg
     """Compare the estimate on the data with the estimates on ``n_permutations`` data sets with
     the rows of x permuted (within ``strata``). The estimate is ``statistic`` (the user's, drawn
     from ``stat_seed``) unless :func:`power_statistic` names another, which is then computed on
-    the data and on every permuted data set alike. Permutation i is drawn from
+    the data and on every permuted data set alike (several k combined by :func:`min_p`; the
+    per-k values are added to ``about``). Permutation i is drawn from
     ``child_seed(root, 1, i)`` and estimated with ``child_seed(root, 2, i)``, in order of i, so
     the result is identical for any ``n_jobs``. Returns ``(pvalue, null, observed, about)``,
     ``about`` the dict of :func:`power_statistic` or None."""
@@ -169,9 +191,11 @@ def test_statistic(statistic, stat_seed, x, y, z, *, method, y_type, unit, kwarg
     if about is not None:
         # ranks commute with permuting rows: the scores of x[idx] are the rows idx of x's scores
         x, y = normal_scores(np.asarray(x, dtype=np.float64)), normal_scores(np.asarray(y, dtype=np.float64))
-        settings["k"] = about["k"]
 
     def estimate(xs, seed):
+        if about is not None:
+            return [mutual_info(xs, y, method=method, unit=unit, rng=seed, n_jobs=1, **{**settings, "k": k}).mi
+                    for k in about["k"]]
         if z is None:
             return mutual_info(xs, y, method=method, y_type=y_type, unit=unit, rng=seed, n_jobs=1, **settings).mi
         return conditional_mutual_info(xs, y, z, method=method, y_type=y_type, unit=unit, rng=seed, n_jobs=1,
@@ -183,8 +207,14 @@ def test_statistic(statistic, stat_seed, x, y, z, *, method, y_type, unit, kwarg
 
     with thread_map(n_jobs) as pmap:
         null = np.array(list(pmap(one, range(n_permutations))), dtype=np.float64)
-    full_sample = statistic.diagnostics.get("resampling", {}).get("point") == "full-sample estimate"
-    observed = float(statistic.mi if full_sample and about is None else estimate(x, stat_seed))
+    if about is not None:
+        values = np.vstack([np.array(estimate(x, stat_seed), dtype=np.float64)[None], null.reshape(n_permutations, -1)])
+        about = {**about, "observed_mi": values[0].tolist(), "null_mi": values[1:].tolist()}
+        combined = min_p(values) if values.shape[1] > 1 else values[:, 0]
+        observed, null = float(combined[0]), combined[1:]
+    else:
+        full_sample = statistic.diagnostics.get("resampling", {}).get("point") == "full-sample estimate"
+        observed = float(statistic.mi if full_sample else estimate(x, stat_seed))
     pvalue = (1.0 + np.count_nonzero(null >= observed)) / (1.0 + n_permutations)
     return float(pvalue), null, observed, about
 
@@ -206,12 +236,13 @@ def permutation_test(x, y, *, method="ksg", n_permutations=199, rng=None, z=None
         Continuous, or class labels with ``y_type='categorical'``.
     method : str, default='ksg'
         Any estimator of :func:`fastmi.list_methods` that supports the form asked for. For
-        'ksg' with continuous y, no z and no ``k`` in ``kwargs``, the statistic permuted (and
-        ``observed``) is KSG with ``k = min(100, max(3, n // 10))`` on each coordinate's normal
-        scores, not the estimate's k = 3: MI is unchanged by these monotone maps, and the larger
-        k has far less variance (power at rho = 0.15, n = 2000 with 199 permutations: 0.15 at
-        k = 3, 0.97 on held-out data sets and 0.86 on the tuning ones; see
-        docs/guide/significance.rst), at a loss against fine local structure (a fast sine).
+        'ksg' with continuous y, no z and no ``k`` in ``kwargs``, the test permutes KSG on
+        each coordinate's normal scores at k = 3 and ``k = min(100, max(3, n // 10))`` (MI is
+        unchanged by these monotone maps), and its statistic is the smaller of the two
+        permutation p-values (min-p; ``observed`` and ``null_distribution`` are then
+        ``-log(min p)``, the per-k MIs in ``diagnostics["test_statistic"]``). The large k has
+        far less variance, the small one sees fine local structure (a fast sine) that the large
+        one averages away; see docs/guide/significance.rst for the power of each.
         ``statistic`` stays KSG at k = 3 with its error bar; pass ``k`` to test the estimate itself.
     n_permutations : int, default=199
         Permutations (>= 1). The smallest attainable p-value is ``1 / (1 + n_permutations)``.

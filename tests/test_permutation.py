@@ -25,33 +25,58 @@ def test_pvalue_is_the_phipson_smyth_formula():
     assert res.scheme == "rows of x permuted"
 
 
-def test_ksg_default_permutes_a_larger_k_on_normal_scores():
-    """k not given: the statistic keeps k = 3, the test permutes KSG with k = power_k(n) on normal
-    scores, observed is that statistic on the data, and the test is unchanged by monotone maps."""
+def test_ksg_default_permutes_two_k_on_normal_scores_combined_by_min_p():
+    """k not given: the statistic keeps k = 3; the test permutes KSG on normal scores at k = 3 and
+    k = power_k(n), each exactly the test a user would run with that k, combined by the smaller
+    permutation p-value (checked against a hand computation), unchanged by monotone maps."""
     x, y = _gauss(np.random.default_rng(8), 400, 0.2)
     res = fastmi.permutation_test(x, y, n_permutations=19, rng=2, n_jobs=1)
     about = res.diagnostics["test_statistic"]
-    assert about["k"] == power_k(400) == 40 and about["normal_scores"]
+    assert about["k"] == [3, power_k(400)] == [3, 40] and about["normal_scores"] and about["combined"] == "min-p"
     assert res.statistic.mi == fastmi.mutual_info(x, y, method="ksg", k=3, rng=0).mi
     sx, sy = normal_scores(x), normal_scores(y)
-    assert res.observed == fastmi.mutual_info(sx, sy, method="ksg", k=40, n_bootstrap=0).mi != res.statistic.mi
-    explicit = fastmi.permutation_test(sx, sy, k=40, n_permutations=19, rng=2, n_jobs=1, n_bootstrap=0)
-    np.testing.assert_array_equal(res.null_distribution, explicit.null_distribution)
+    null = np.array(about["null_mi"])
+    for j, k in enumerate((3, 40)):
+        explicit = fastmi.permutation_test(sx, sy, k=k, n_permutations=19, rng=2, n_jobs=1, n_bootstrap=0)
+        np.testing.assert_array_equal(null[:, j], explicit.null_distribution)
+        assert about["observed_mi"][j] == fastmi.mutual_info(sx, sy, method="ksg", k=k, n_bootstrap=0).mi
+    values = np.vstack([about["observed_mi"], null])
+    p = np.array([[np.mean(values[:, s] >= values[i, s]) for s in range(2)] for i in range(20)]).min(axis=1)
+    assert res.observed == pytest.approx(-np.log(p[0]), abs=1e-12)
+    np.testing.assert_allclose(res.null_distribution, -np.log(p[1:]), atol=1e-12)
+    assert res.pvalue == np.mean(p <= p[0])
     mapped = fastmi.permutation_test(np.exp(x), y ** 3, n_permutations=19, rng=2, n_jobs=1)
     np.testing.assert_array_equal(res.null_distribution, mapped.null_distribution)
     assert mapped.pvalue == res.pvalue
     assert power_k(10) == 3 and power_k(10 ** 6) == 100
+    small = fastmi.permutation_test(x[:30], y[:30], n_permutations=9, rng=0)
+    assert small.diagnostics["test_statistic"]["k"] == [3] and small.diagnostics["test_statistic"]["combined"] is None
+
+
+def test_ksg_default_keeps_the_power_of_k3_on_fine_structure():
+    """y = 0.6 sin(8x) + noise at n = 1000: KSG at k = 3 sees it; k = 100 on its own averages it
+    away; the default (min-p of both) keeps k = 3's power. 99 permutations: with two statistics the
+    smallest attainable min-p p-value is about 2 / (1 + n_permutations)."""
+    hits = {"auto": [], "large": []}
+    for s in range(5):
+        g = np.random.default_rng(300 + s)
+        x = g.uniform(-np.pi, np.pi, 1000)
+        y = 0.6 * np.sin(8 * x) + g.standard_normal(1000)
+        hits["auto"].append(fastmi.permutation_test(x, y, n_permutations=99, rng=s, n_jobs=2).pvalue < 0.05)
+        hits["large"].append(fastmi.permutation_test(normal_scores(x), normal_scores(y), k=100, n_permutations=99,
+                                                     rng=s, n_jobs=2, n_bootstrap=0).pvalue < 0.05)
+    assert np.mean(hits["auto"]) >= 0.8 and np.mean(hits["large"]) <= 0.5, hits
 
 
 def test_ksg_default_has_more_power_than_k3():
-    """rho = 0.25 at n = 600 (MI 0.032 nat), 12 seeded data sets: the default test rejects on
-    nearly all, KSG at k = 3 on few (measured 12/12 (k = 60) and 3/12)."""
+    """rho = 0.25 at n = 600 (MI 0.032 nat), 12 seeded data sets, 99 permutations: the default
+    test rejects on nearly all, KSG at k = 3 on few."""
     hits_auto, hits_k3 = [], []
     for s in range(12):
         x, y = _gauss(np.random.default_rng(700 + s), 600, 0.25)
-        hits_auto.append(fastmi.permutation_test(x, y, n_permutations=39, rng=s, n_jobs=1,
+        hits_auto.append(fastmi.permutation_test(x, y, n_permutations=99, rng=s, n_jobs=2,
                                                  n_bootstrap=0).pvalue < 0.05)
-        hits_k3.append(fastmi.permutation_test(x, y, k=3, n_permutations=39, rng=s, n_jobs=1,
+        hits_k3.append(fastmi.permutation_test(x, y, k=3, n_permutations=99, rng=s, n_jobs=2,
                                                n_bootstrap=0).pvalue < 0.05)
     assert np.mean(hits_auto) >= 0.9 and np.mean(hits_auto) >= np.mean(hits_k3) + 0.3, (hits_auto, hits_k3)
 
