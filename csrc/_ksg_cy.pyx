@@ -830,7 +830,7 @@ cdef intp _grid_query(const double* px, const double* py, const intp* start, con
     distance away: any point outside the block is at least that far in x or in y. Growing
     the nearest side adapts the block to cells that are long in one direction (tails of the
     marginals). Returns the points and cells looked at, a cost measure."""
-    cdef double qx = px[q], qy = py[q], left, right, down, up, m, gx
+    cdef double qx = px[q], qy = py[q], left, right, down, up, m, gx, gy
     cdef intp i0 = a, i1 = a, j0 = b, j1 = b, i, j, work = 1
     for i in range(k):
         bd[i] = INFINITY
@@ -863,10 +863,10 @@ cdef intp _grid_query(const double* px, const double* py, const intp* start, con
             else:
                 j1 += 1
                 j = j1
-            gx = _gap(ylo[j], yhi[j], qy)
+            gy = _gap(ylo[j], yhi[j], qy)
             for i in range(i0, i1 + 1):
                 work += 1 + _grid_scan(px, py, start, i * G + j, q, qx, qy,
-                                       max(gx, _gap(xlo[i], xhi[i], qx)), bd, k)
+                                       max(gy, _gap(xlo[i], xhi[i], qx)), bd, k)
 
 
 @cython.cdivision(True)
