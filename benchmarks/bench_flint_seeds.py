@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 
 import numpy as np
-import torch  # noqa: F401 -- needs torch: fail here, clearly, rather than inside the tests module
+import torch  # needs torch: fail here, clearly, rather than inside the tests module
 from scipy.optimize import linear_sum_assignment
 
 from fastmi.interpret import FLINT, conciseness
@@ -52,6 +52,7 @@ def main():
     ap.add_argument("--no-plain", action="store_true")
     args = ap.parse_args()
     kw = {k: eval(v) for k, v in (s.split("=", 1) for s in args.kw)}
+    torch.set_num_threads(1)  # the data's predictor trains with torch's threads; FLINT uses n_jobs (1)
     npass = 0
     for d in args.data:
         C, X, hidden, logits = concepts(d)

@@ -149,7 +149,7 @@ def test_prior_none_is_plain_flint(concepts):
 
 def test_restarts_and_refit(concepts):
     """n_init keeps the run with the lowest objective (its first run is the n_init=1 run);
-    head_sparsity=0 keeps the jointly trained head, which the refit fits better."""
+    head_sparsity=0 keeps the jointly trained head, which the refit fits better; relax_head."""
     C, X, hidden, logits = concepts
     one = FLINT(6, n_init=1, head_sparsity=0, n_steps=40, rng=5).fit(hidden, X, logits)
     three = FLINT(6, n_init=3, head_sparsity=0, n_steps=40, rng=5).fit(hidden, X, logits)
@@ -162,7 +162,14 @@ def test_restarts_and_refit(concepts):
         return -(softmax(logits, axis=1) * log_softmax(fl.predict_logits(), axis=1)).sum(1).mean()
 
     assert ce(refit) < ce(one)
-    for bad, match in (({"n_init": 0}, "n_init"), ({"head_sparsity": -1.0}, "head_sparsity")):
+    # relax_head=False: the group-lasso fit itself; the relaxed refit (default) keeps its zeros
+    # and, unpenalised on that support, fits f at least as well
+    lasso = FLINT(6, n_init=1, relax_head=False, n_steps=40, rng=5).fit(hidden, X, logits)
+    assert_allclose(lasso.attributes(), refit.attributes())
+    assert np.array_equal(np.linalg.norm(lasso._weights(), axis=0) > 0, np.linalg.norm(refit._weights(), axis=0) > 0)
+    assert ce(refit) <= ce(lasso) + 1e-9
+    for bad, match in (({"n_init": 0}, "n_init"), ({"head_sparsity": -1.0}, "head_sparsity"),
+                       ({"relax_head": "yes"}, "relax_head")):
         with pytest.raises(ValueError, match=match):
             FLINT(4, **bad).fit(hidden, X, logits)
 
