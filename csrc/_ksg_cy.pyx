@@ -892,8 +892,8 @@ def grid_knn2(const double[::1] x, const double[::1] y, const intp[::1] ox, cons
     G : int
         Cells per axis, ``1 <= G <= n``.
     max_work : float
-        A probe first runs about 1024 evenly spread queries (an eighth of the points on small
-        data, at least 64); if they look at more than
+        A probe first runs about 1024 evenly spread queries (a sixteenth of the points on small
+        data, at least 32); if they look at more than
         this many points and cells each on average (data concentrated on a curve, where a
         kd-tree is faster), None is returned.
     n_threads : int, default=1
@@ -961,8 +961,8 @@ def grid_knn2(const double[::1] x, const double[::1] y, const intp[::1] ox, cons
                 py[pos] = y[p]
                 pid[pos] = p
         start[G * G] = n
-        # about 1024 evenly spread probes, fewer on small data (an eighth of the points, at least 64)
-        stride = n // min(1024, max(64, n // 8)) if n > 64 else 1
+        # about 1024 evenly spread probes, fewer on small data (a sixteenth of the points, at least 32)
+        stride = n // min(1024, max(32, n // 16)) if n > 32 else 1
         q = 0
         while q < n:
             work += _grid_query(&px[0], &py[0], &start[0], &bnd[0, 0], &bnd[1, 0], &bnd[2, 0], &bnd[3, 0],
