@@ -727,9 +727,9 @@ class GMMMI:
         (below its mean plus two of its standard deviations): data indistinguishable from
         independent ones. Returns the mean null MI and its standard error, or (0, 0) where it is
         not applied (recorded in ``diag``) or does not apply (nothing recorded): one component
-        (corrected exactly by ``_bias_shift``), copula space
-        (where K > 1 is never kept), categorical y, conditional MI, ``bias_correction`` other
-        than True, or a loaded model without its data."""
+        (corrected exactly by ``_bias_shift``), copula space (where K > 1 is never kept),
+        categorical y, conditional MI, ``bias_correction`` other than True, or a loaded model
+        without its data."""
         K = self.n_components_
         if not (self.bias_correction is True or self.bias_correction is np.True_) or not (
                 self.y_type == "continuous" and "z" not in self.dims_ and K != 1
