@@ -417,7 +417,11 @@ class GMMMI:
         self.loc_, self.scale_, self._data = standardize_columns(
             data, [k for k, v in self.dims_.items() for _ in range(v)])
         self._data = np.ascontiguousarray(self._data)
-        if self._data.shape[1] > 1 and np.linalg.eigvalsh(np.corrcoef(self._data, rowvar=False))[0] < 1e-10:
+        if space == "copula" and _collinear(standardize_columns(self._raw, "data")[2]):
+            # linearly dependent in the data's own space (infinite MI): refused whatever the copula
+            # stage would find, so that the answer does not depend on that stage's random fit
+            self._raise_collinear()
+        if _collinear(self._data):
             # a Gaussian mixture has no density on a lower-dimensional subspace: EM would only crawl
             # towards a singular fit (and MI between linearly dependent x and y is infinite)
             if space == "copula" and stage + 1 < len(self._stages):
@@ -425,8 +429,7 @@ class GMMMI:
                 self._attempts.append({"space": space, "harder": harder, "n_components": None,
                                        "outcome": "columns linearly dependent in copula space"})
                 return self._fit_stage(stage + 1, n_jobs)
-            raise ValueError(f"the columns of ({', '.join(self.dims_)}) are linearly dependent (e.g. a duplicated "
-                             "or collinear column); drop the redundant column(s)")
+            self._raise_collinear()
         self._warnings = []
         #: what went wrong in the fit (also warned); copied into every result's diagnostics['flags']
         self.fit_flags_ = {"max_components_reached": False, "search_not_converged": 0, "refit_failed": False,
@@ -458,6 +461,10 @@ class GMMMI:
         self._set_public_params()
         self.bootstrap_params_ = None
         self._twin = None
+
+    def _raise_collinear(self):
+        raise ValueError(f"the columns of ({', '.join(self.dims_)}) are linearly dependent (e.g. a duplicated "
+                         "or collinear column); drop the redundant column(s)")
 
     def _select(self, X, part, pmap, name, max_k=None, harder=False):
         """Run the component search on X (standardised); returns (warm start, record).
@@ -1085,6 +1092,11 @@ class GMMMI:
         from ._persist import LoadLimits, load_model_file
 
         return load_model_file(cls, path, LoadLimits.from_kwargs(**limits))
+
+
+def _collinear(data):
+    """Whether the (standardised) columns of ``data`` are linearly dependent."""
+    return data.shape[1] > 1 and np.linalg.eigvalsh(np.corrcoef(data, rowvar=False))[0] < 1e-10
 
 
 def load_model(path, **limits):
