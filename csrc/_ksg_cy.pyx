@@ -820,6 +820,19 @@ cdef inline double _gap(double lo, double hi, double v) noexcept nogil:
     return lo - v if lo > v else (v - hi if v > hi else 0.0)
 
 
+cdef inline intp _grid_strip(const double* px, const double* py, const intp* start, intp c0, intp stride,
+                             intp count, double g, const double* lo, const double* hi, double v, intp q, double qx,
+                             double qy, double* bd, intp k) noexcept nogil:
+    """Offer the ``count`` cells c0, c0 + stride, ... (a new column or row of the searched
+    block) to ``_grid_scan``: ``g`` is their common gap on the block's new axis, ``lo`` and
+    ``hi`` their bounds on the other axis, where the query is at ``v``. Returns the points and
+    cells looked at."""
+    cdef intp t, work = 0
+    for t in range(count):
+        work += 1 + _grid_scan(px, py, start, c0 + t * stride, q, qx, qy, max(g, _gap(lo[t], hi[t], v)), bd, k)
+    return work
+
+
 @cython.cdivision(True)
 cdef intp _grid_query(const double* px, const double* py, const intp* start, const double* xlo,
                       const double* xhi, const double* ylo, const double* yhi, intp G, intp q, intp a,
@@ -830,7 +843,7 @@ cdef intp _grid_query(const double* px, const double* py, const intp* start, con
     distance away: any point outside the block is at least that far in x or in y. Growing
     the nearest side adapts the block to cells that are long in one direction (tails of the
     marginals). Returns the points and cells looked at, a cost measure."""
-    cdef double qx = px[q], qy = py[q], left, right, down, up, m, gx, gy
+    cdef double qx = px[q], qy = py[q], left, right, down, up, m
     cdef intp i0 = a, i1 = a, j0 = b, j1 = b, i, j, work = 1
     for i in range(k):
         bd[i] = INFINITY
@@ -845,28 +858,24 @@ cdef intp _grid_query(const double* px, const double* py, const intp* start, con
         m = m if m < up else up
         if m >= bd[k - 1]:  # also once the whole grid is searched (all inf)
             return work
-        if m == left or m == right:
+        if m == left or m == right:  # one more column, its cells i G + j0 .. i G + j1
             if m == left:
                 i0 -= 1
                 i = i0
             else:
                 i1 += 1
                 i = i1
-            gx = _gap(xlo[i], xhi[i], qx)
-            for j in range(j0, j1 + 1):
-                work += 1 + _grid_scan(px, py, start, i * G + j, q, qx, qy,
-                                       max(gx, _gap(ylo[j], yhi[j], qy)), bd, k)
-        else:
+            work += _grid_strip(px, py, start, i * G + j0, 1, j1 - j0 + 1, _gap(xlo[i], xhi[i], qx),
+                                ylo + j0, yhi + j0, qy, q, qx, qy, bd, k)
+        else:                        # one more row, its cells i0 G + j .. i1 G + j
             if m == down:
                 j0 -= 1
                 j = j0
             else:
                 j1 += 1
                 j = j1
-            gy = _gap(ylo[j], yhi[j], qy)
-            for i in range(i0, i1 + 1):
-                work += 1 + _grid_scan(px, py, start, i * G + j, q, qx, qy,
-                                       max(gy, _gap(xlo[i], xhi[i], qx)), bd, k)
+            work += _grid_strip(px, py, start, i0 * G + j, G, i1 - i0 + 1, _gap(ylo[j], yhi[j], qy),
+                                xlo + i0, xhi + i0, qx, q, qx, qy, bd, k)
 
 
 @cython.cdivision(True)
@@ -893,9 +902,8 @@ def grid_knn2(const double[::1] x, const double[::1] y, const intp[::1] ox, cons
         Cells per axis, ``1 <= G <= n``.
     max_work : float
         A probe first runs about 1024 evenly spread queries (a sixteenth of the points on small
-        data, at least 32); if they look at more than
-        this many points and cells each on average (data concentrated on a curve, where a
-        kd-tree is faster), None is returned.
+        data, at least 32); if they look at more than this many points and cells each on
+        average (data concentrated on a curve, where a kd-tree is faster), None is returned.
     n_threads : int, default=1
 
     Returns
