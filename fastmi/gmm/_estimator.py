@@ -381,6 +381,11 @@ class GMMMI:
             data = np.hstack(list(arrays.values()))
             self.dims_ = {k: v.shape[1] for k, v in arrays.items()}
         self.conditional_ = z is not None
+        if _collinear(standardize_columns(data, self._column_names())[2]):
+            # a Gaussian mixture has no density on a lower-dimensional subspace: EM would only crawl
+            # towards a singular fit (and MI between linearly dependent x and y is infinite). Checked
+            # here, in the data's own space and before any stage, so that no copula-space fit hides it
+            self._raise_collinear()
         self._raw = data
         self.n_samples_ = int(data.shape[0])
         self._streams = Streams(np.random.SeedSequence(check_rng(self.rng).integers(0, 2**63, size=4).tolist()))
@@ -414,17 +419,11 @@ class GMMMI:
         data = normal_scores(self._raw) if space == "copula" else self._raw
         self.stage_, self.space_ = stage, space
         # scale first, then centre: no overflow or underflow anywhere in the float64 range
-        self.loc_, self.scale_, self._data = standardize_columns(
-            data, [k for k, v in self.dims_.items() for _ in range(v)])
+        self.loc_, self.scale_, self._data = standardize_columns(data, self._column_names())
         self._data = np.ascontiguousarray(self._data)
-        if space == "copula" and _collinear(standardize_columns(self._raw, "data")[2]):
-            # linearly dependent in the data's own space (infinite MI): refused whatever the copula
-            # stage would find, so that the answer does not depend on that stage's random fit
-            self._raise_collinear()
-        if _collinear(self._data):
-            # a Gaussian mixture has no density on a lower-dimensional subspace: EM would only crawl
-            # towards a singular fit (and MI between linearly dependent x and y is infinite)
-            if space == "copula" and stage + 1 < len(self._stages):
+        # (the data's own space was checked by fit)
+        if space == "copula" and _collinear(self._data):
+            if stage + 1 < len(self._stages):
                 # equal ranks (a monotone relation, or too few rows to tell): the data's space decides
                 self._attempts.append({"space": space, "harder": harder, "n_components": None,
                                        "outcome": "columns linearly dependent in copula space"})
@@ -461,6 +460,10 @@ class GMMMI:
         self._set_public_params()
         self.bootstrap_params_ = None
         self._twin = None
+
+    def _column_names(self):
+        """The argument name (x, y, z) of every column of the joint data, in order."""
+        return [k for k, v in self.dims_.items() for _ in range(v)]
 
     def _raise_collinear(self):
         raise ValueError(f"the columns of ({', '.join(self.dims_)}) are linearly dependent (e.g. a duplicated "
