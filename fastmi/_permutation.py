@@ -42,18 +42,21 @@ class PermutationTestResult:
         ``(1 + #{null >= observed}) / (1 + n_permutations)`` (Phipson & Smyth 2010): never 0, and
         exact in level for any number of permutations.
     null_distribution : ndarray of shape (n_permutations,)
-        The estimate on each permuted data set, in ``statistic.unit``.
+        The test statistic on each permuted data set: the estimate, in ``statistic.unit``, or,
+        for method='ksg' without ``k``, ``-log(min p)`` of the two k (see ``observed``).
     observed : float
         The value compared with the null, computed as the null's are: the estimator's
         full-sample estimate (``statistic.mi`` where that is the full-sample estimate), or, for
-        method='ksg' without ``k`` (see ``diagnostics["test_statistic"]``), KSG with the test's
-        larger k on normal scores, which then differs from ``statistic.mi``.
+        method='ksg' without ``k`` (see ``diagnostics["test_statistic"]``), ``-log`` of the
+        smaller of the permutation p-values of KSG on normal scores at its two k.
     n_permutations : int
     scheme : str
         What was permuted.
     diagnostics : dict
         ``"test_statistic"`` where the statistic permuted is not the user's estimate: its
-        ``method``, ``k``, ``normal_scores`` and ``why``.
+        ``method``, ``k`` (a list), ``normal_scores``, ``combined`` ('min-p', or None for one
+        k), ``why``, and the MI at each k on the data (``observed_mi``) and on every permuted
+        data set (``null_mi``, n_permutations x len(k)).
     """
 
     statistic: MIResult
