@@ -19,7 +19,7 @@ thread: waking workers costs more than it saves there.
 """
 cimport cython
 from cython.parallel cimport prange, threadid
-from libc.math cimport exp, fabs, floor, log, sqrt, INFINITY
+from libc.math cimport exp, fabs, floor, log, nextafter, sqrt, INFINITY
 
 import numpy as np
 
@@ -791,6 +791,12 @@ def count_sorted(const double[::1] xs, const intp[::1] order, const double[::1] 
 
 
 # --------------------------------------------------------------------------- 2-D grid k-NN
+cdef inline intp _probe_stride(intp n) noexcept nogil:
+    """Every how many points the probes of the grids run: about 1024 evenly spread queries,
+    fewer on small data (a sixteenth of the points, at least 32)."""
+    return n // min(1024, max(32, n // 16)) if n > 32 else 1
+
+
 @cython.cdivision(True)
 cdef inline intp _grid_scan(const double* px, const double* py, const intp* start, intp c, intp q,
                             double qx, double qy, double lb, double* bd, intp k) noexcept nogil:
@@ -969,8 +975,7 @@ def grid_knn2(const double[::1] x, const double[::1] y, const intp[::1] ox, cons
                 py[pos] = y[p]
                 pid[pos] = p
         start[G * G] = n
-        # about 1024 evenly spread probes, fewer on small data (a sixteenth of the points, at least 32)
-        stride = n // min(1024, max(32, n // 16)) if n > 32 else 1
+        stride = _probe_stride(n)
         q = 0
         while q < n:
             work += _grid_query(&px[0], &py[0], &start[0], &bnd[0, 0], &bnd[1, 0], &bnd[2, 0], &bnd[3, 0],
@@ -988,6 +993,423 @@ def grid_knn2(const double[::1] x, const double[::1] y, const intp[::1] ox, cons
                             G, q, a, c - a * G, &bd[tid, 0], k)
                 eps[pid[q]] = bd[tid, k - 1]
     return out
+
+
+# --------------------------------------------------------------------------- grid counts
+# a grid k-NN query starts from the block of cells within this fraction of the k-th distance of
+# the previous query of its thread (a nearby point, in cell order); the search is exact whatever it is
+cdef double GRID_GUESS = 0.8
+# per-thread scratch of a grid k-NN query: the distances of its count's candidates
+cdef enum:
+    GRID_CAP = 2048
+
+
+cdef inline intp _slab_range(const double* lo, const double* hi, intp G, intp s, double v, double r,
+                             intp* t0, intp* t1, intp* i0, intp* i1) noexcept nogil:
+    """On one axis of the grid, the slabs that may hold points within r of the value v (which
+    lies in slab s): [t0, t1]; and those whose points all do: [i0, i1] (empty when i0 > i1).
+    Slab bounds are ordered, so both are intervals; each test is a difference of the same
+    coordinates that the distances are computed from."""
+    cdef intp a = s, b = s
+    while a > 0 and not (v - hi[a - 1] > r):
+        a -= 1
+    while b < G - 1 and not (lo[b + 1] - v > r):
+        b += 1
+    t0[0] = a
+    t1[0] = b
+    while a <= b and not (v - lo[a] <= r and hi[a] - v <= r):
+        a += 1
+    while b >= a and not (v - lo[b] <= r and hi[b] - v <= r):
+        b -= 1
+    i0[0] = a
+    i1[0] = b
+    return 0
+
+
+cdef inline double _dist23(const double* q, const double* x, intp D) noexcept nogil:
+    """Max-norm distance of two points of 2 or 3 coordinates (unrolled)."""
+    cdef double m = fabs(q[0] - x[0]), v = fabs(q[1] - x[1])
+    m = v if v > m else m
+    if D == 3:
+        v = fabs(q[2] - x[2])
+        m = v if v > m else m
+    return m
+
+
+cdef inline intp _scan_count(const double* pts, intp D, intp j0, intp j1, const double* q, double r) noexcept nogil:
+    """Points j0 <= j < j1 of pts (rows of D coordinates) within max-norm r of q."""
+    cdef intp j, c = 0
+    for j in range(j0, j1):
+        c += _dist23(q, pts + j * D, D) <= r
+    return c
+
+
+cdef inline intp _scan_knn_count(const double* pts, const double* ext, intp D, intp j0, intp j1,
+                                 const double* q, double qe, double* bd, intp k, double* buf, intp* nbuf,
+                                 intp cap) noexcept nogil:
+    """Offer points j0 <= j < j1 to the sorted k best joint distances bd, where the joint
+    distance is the larger of the max-norm distance in the grid's columns and |qe - ext[j]|;
+    keep the grid-column distance of each that is not beyond the current k-th distance in buf
+    (counting all of them in nbuf, which may pass cap). Returns the points looked at."""
+    cdef intp j, pos, nb = nbuf[0]
+    cdef double worst = bd[k - 1], m, v
+    cdef bint room = nb + (j1 - j0) <= cap
+    for j in range(j0, j1):
+        m = _dist23(q, pts + j * D, D)
+        if room:
+            buf[nb] = m         # kept only if within the k-th distance: no branch
+        elif m <= worst and nb < cap:
+            buf[nb] = m
+        nb += m <= worst
+        v = fabs(qe - ext[j])
+        v = v if v > m else m
+        if v < worst:
+            pos = k - 1
+            while pos > 0 and bd[pos - 1] > v:
+                bd[pos] = bd[pos - 1]
+                pos -= 1
+            bd[pos] = v
+            worst = bd[k - 1]
+    nbuf[0] = nb
+    return j1 - j0
+
+
+@cython.final
+cdef class _Grid:
+    """Points of 2 or 3 columns sorted into the cells of a grid of slabs, for
+    :func:`grid_count` and :func:`grid_knn_count`.
+
+    Axis d is cut into slabs at the ascending values ``cuts[d]`` (a point with value v is in
+    the slab of the cuts <= v); a slab's bounds are the smallest and largest value it holds,
+    so slabs are ordered. With 2 columns, axis 0 is a single slab at 0 (the data's columns are
+    axes 1 and 2). Cells are stored with axis 2 fastest, so the cells of one (axis 0, axis 1)
+    pair are one contiguous run of points.
+    """
+
+    cdef intp n, D, Gm
+    cdef intp[::1] G
+    cdef intp[::1] start
+    cdef intp[::1] pos
+    cdef double[:, ::1] pts
+    cdef intp[:, ::1] slab
+    cdef double[:, :, ::1] bnd
+
+    def __init__(self, const double[:, ::1] a, cuts, int n_threads):
+        cdef intp n = a.shape[0], D = a.shape[1], i, j, ax, c, s, m, lo_i, half, p, ncell
+        cdef int nt
+        cdef double v
+        if D not in (2, 3) or len(cuts) != D:
+            raise ValueError("the grid needs 2 or 3 columns and one array of cuts per column")
+        cut_arrays = [np.zeros(0)] * (3 - D) + [np.ascontiguousarray(cv, dtype=np.float64) for cv in cuts]
+        self.n, self.D = n, D
+        self.G = np.array([cv.shape[0] + 1 for cv in cut_arrays], dtype=np.intp)
+        self.Gm = max(self.G[0], self.G[1], self.G[2])
+        ncell = self.G[0] * self.G[1] * self.G[2]
+        cut_np = np.zeros((3, self.Gm))
+        for ax in range(3):
+            cut_np[ax, :self.G[ax] - 1] = cut_arrays[ax]
+        cdef double[:, ::1] cut = cut_np
+        cdef intp[::1] G = self.G
+        cdef intp[:, ::1] slab = np.zeros((n, 3), dtype=np.intp)
+        cdef intp[::1] cell = np.empty(n, dtype=np.intp)
+        nt = _threads(n_threads, n)
+        with nogil:
+            for i in prange(n, num_threads=nt, schedule="static"):
+                for ax in range(3 - D, 3):
+                    v = a[i, ax - 3 + D]
+                    m = G[ax] - 1                      # slab = number of cuts <= v
+                    lo_i = 0
+                    while m > 0:
+                        half = m >> 1
+                        if cut[ax, lo_i + half] <= v:
+                            lo_i = lo_i + half + 1
+                            m = m - half - 1
+                        else:
+                            m = half
+                    slab[i, ax] = lo_i
+                cell[i] = (slab[i, 0] * G[1] + slab[i, 1]) * G[2] + slab[i, 2]
+        self.start = np.zeros(ncell + 1, dtype=np.intp)
+        self.pos = np.empty(n, dtype=np.intp)
+        self.pts = np.empty((n, D))
+        self.slab = np.empty((n, 3), dtype=np.intp)
+        bnd_np = np.empty((2, 3, self.Gm))
+        bnd_np[0] = INFINITY
+        bnd_np[1] = -INFINITY
+        bnd_np[:, 0, 0] = 0.0 if D == 2 else bnd_np[:, 0, 0]
+        self.bnd = bnd_np
+        with nogil:
+            for i in range(n):
+                self.start[cell[i] + 1] += 1
+            for c in range(ncell):
+                self.start[c + 1] += self.start[c]
+            for i in range(n):                               # a stable counting sort
+                c = cell[i]
+                p = self.start[c]
+                self.start[c] = p + 1
+                self.pos[i] = p
+            for c in range(ncell, 0, -1):
+                self.start[c] = self.start[c - 1]
+            self.start[0] = 0
+            for i in range(n):
+                p = self.pos[i]
+                for j in range(D):
+                    self.pts[p, j] = a[i, j]
+                for ax in range(3):
+                    self.slab[p, ax] = slab[i, ax]
+                for ax in range(3 - D, 3):
+                    v = a[i, ax - 3 + D]
+                    s = slab[i, ax]
+                    if v < self.bnd[0, ax, s]:
+                        self.bnd[0, ax, s] = v
+                    if v > self.bnd[1, ax, s]:
+                        self.bnd[1, ax, s] = v
+
+    def in_cell_order(self, v):
+        """``v`` (by original row) in the order of the cells."""
+        out = np.empty_like(v)
+        out[np.asarray(self.pos)] = v
+        return out
+
+    def by_row(self, v):
+        """``v`` (in the order of the cells) by original row."""
+        return np.asarray(v)[np.asarray(self.pos)]
+
+    cdef intp count_one(self, intp p, double r, intp* work) noexcept nogil:
+        """Points within max-norm r of point p (itself included): cells whose slabs all lie
+        within r wholesale, the points of the cells around them one by one. Adds the points and
+        cell runs looked at to ``work`` (unless NULL)."""
+        cdef intp t0[3]
+        cdef intp t1[3]
+        cdef intp i0[3]
+        cdef intp i1[3]
+        cdef double qv[3]
+        cdef intp D = self.D, Gm = self.Gm, ax, a, b, base, c = 0, w = 0
+        cdef const double* pts = &self.pts[0, 0]
+        cdef const double* q = pts + p * D
+        cdef const intp* start = &self.start[0]
+        if r < 0:
+            return 0
+        qv[0] = q[0] if D == 3 else 0.0
+        qv[1] = q[D - 2]
+        qv[2] = q[D - 1]
+        for ax in range(3):
+            _slab_range(&self.bnd[0, ax, 0], &self.bnd[1, ax, 0], self.G[ax], self.slab[p, ax], qv[ax], r,
+                        &t0[ax], &t1[ax], &i0[ax], &i1[ax])
+        for a in range(t0[0], t1[0] + 1):
+            for b in range(t0[1], t1[1] + 1):
+                base = (a * self.G[1] + b) * self.G[2]
+                w += 1
+                if i0[0] <= a <= i1[0] and i0[1] <= b <= i1[1] and i0[2] <= i1[2]:
+                    c += start[base + i1[2] + 1] - start[base + i0[2]]
+                    c += _scan_count(pts, D, start[base + t0[2]], start[base + i0[2]], q, r)
+                    c += _scan_count(pts, D, start[base + i1[2] + 1], start[base + t1[2] + 1], q, r)
+                    w += start[base + i0[2]] - start[base + t0[2]] + start[base + t1[2] + 1] - start[base + i1[2] + 1]
+                else:
+                    c += _scan_count(pts, D, start[base + t0[2]], start[base + t1[2] + 1], q, r)
+                    w += start[base + t1[2] + 1] - start[base + t0[2]]
+        if work != NULL:
+            work[0] += w
+        return c
+
+    cdef intp knn_count_one(self, const double* ext, intp p, intp k, double guess, double* bd, double* buf,
+                            intp* cnt) noexcept nogil:
+        """Joint k-th distance of point p into bd[k] (bd[0] is the point itself, at 0), with the
+        other coordinate ``ext`` (in cell order); into cnt, the number of other points strictly
+        closer than it in the grid's columns (the tied ones where it is 0).
+
+        The searched block of cells starts as the cells within ``guess`` and grows by one face
+        at a time, on the side whose slab boundary is nearest, until every side is at least the
+        k-th distance away; the points outside are then at least that far in the grid's
+        columns, so neither nearer joint neighbours nor counted points (closer than the k-th
+        distance there) can be among them. Returns the points and cell runs looked at."""
+        cdef intp t0[3]
+        cdef intp t1[3]
+        cdef double qv[3]
+        cdef intp D = self.D, Gm = self.Gm, ax, best, a, b, base, i, c, nbuf = 0, work = 0, kk = k + 1
+        cdef const double* pts = &self.pts[0, 0]
+        cdef const double* q = pts + p * D
+        cdef const intp* start = &self.start[0]
+        cdef const intp* G = &self.G[0]
+        cdef const double* lo = &self.bnd[0, 0, 0]
+        cdef const double* hi = &self.bnd[1, 0, 0]
+        cdef double qe = ext[p], m, g, below, above, lb, r
+        qv[0] = q[0] if D == 3 else 0.0
+        qv[1] = q[D - 2]
+        qv[2] = q[D - 1]
+        for ax in range(3):
+            t0[ax] = self.slab[p, ax]
+            t1[ax] = t0[ax]
+            if guess > 0.0:
+                _slab_range(lo + ax * Gm, hi + ax * Gm, G[ax], t0[ax], qv[ax], guess, &t0[ax], &t1[ax], &a, &b)
+        for i in range(kk):
+            bd[i] = INFINITY
+        for a in range(t0[0], t1[0] + 1):
+            for b in range(t0[1], t1[1] + 1):
+                base = (a * G[1] + b) * G[2]
+                work += 1 + _scan_knn_count(pts, ext, D, start[base + t0[2]], start[base + t1[2] + 1], q, qe, bd,
+                                            kk, buf, &nbuf, GRID_CAP)
+        while True:
+            m = INFINITY
+            best = 0
+            for ax in range(3):
+                below = qv[ax] - hi[ax * Gm + t0[ax] - 1] if t0[ax] > 0 else INFINITY
+                above = lo[ax * Gm + t1[ax] + 1] - qv[ax] if t1[ax] < G[ax] - 1 else INFINITY
+                g = below if below < above else above
+                if g < m:
+                    m = g
+                    best = ax
+            if m >= bd[k]:  # also once the whole grid is searched (all inf)
+                break
+            # the new face: slab c on axis best, the block's ranges on the other axes
+            if t0[best] > 0 and qv[best] - hi[best * Gm + t0[best] - 1] == m:
+                t0[best] -= 1
+                c = t0[best]
+            else:
+                t1[best] += 1
+                c = t1[best]
+            if best == 2:
+                for a in range(t0[0], t1[0] + 1):
+                    for b in range(t0[1], t1[1] + 1):
+                        lb = max(m, max(_gap(lo[a], hi[a], qv[0]), _gap(lo[Gm + b], hi[Gm + b], qv[1])))
+                        work += 1
+                        if lb < bd[k]:
+                            base = (a * G[1] + b) * G[2] + c
+                            work += _scan_knn_count(pts, ext, D, start[base], start[base + 1], q, qe, bd, kk, buf,
+                                                    &nbuf, GRID_CAP)
+            else:
+                for i in range(t0[1 - best], t1[1 - best] + 1):
+                    a = c if best == 0 else i
+                    b = i if best == 0 else c
+                    lb = max(_gap(lo[a], hi[a], qv[0]), _gap(lo[Gm + b], hi[Gm + b], qv[1]))
+                    work += 1
+                    if lb < bd[k]:
+                        base = (a * G[1] + b) * G[2]
+                        work += _scan_knn_count(pts, ext, D, start[base + t0[2]], start[base + t1[2] + 1], q, qe,
+                                                bd, kk, buf, &nbuf, GRID_CAP)
+        r = nextafter(bd[k], 0.0)
+        if nbuf > GRID_CAP:  # more candidates than the scratch holds: count them again
+            cnt[0] = self.count_one(p, r, NULL) - 1
+        else:
+            c = -1
+            for i in range(nbuf):
+                c += buf[i] <= r
+            cnt[0] = c
+        return work
+
+
+def grid_count(const double[:, ::1] a, const double[::1] radius, cuts, double max_work=INFINITY,
+               int n_threads=1, bint by_row=True):
+    """Number of points within max-norm distance <= radius of each point (itself included
+    when radius >= 0), for 2 or 3 columns, on a grid of slabs; None when the grid would be
+    slow for these data.
+
+    A query counts the cells whose slabs all lie within its radius wholesale and checks the
+    points of the cells around them; every test is a difference of the same coordinates as
+    the distances, so the counts equal brute force bit for bit, as :meth:`KDTree.count`'s
+    do. A probe first runs about 1024 evenly spread queries; if they look at more than
+    ``max_work`` points and cell runs each on average (columns so dependent that the cells
+    along their curve fill up), None is returned.
+
+    Parameters
+    ----------
+    a : ndarray of shape (n, d), d = 2 or 3
+    radius : ndarray of shape (n,), by original row
+    cuts : sequence of d ascending float64 arrays
+        Interior cut values of each axis (see ``_Grid``). Every slab must hold a point: each
+        cut must be a value of its column, above the column's smallest.
+    max_work : float, default=inf
+    n_threads : int, default=1
+    by_row : bool, default=True
+        Return the counts by original row; False returns them in an arbitrary fixed order.
+
+    Returns
+    -------
+    ndarray of shape (n,), intp, or None
+    """
+    cdef intp n = a.shape[0], p, probes = 0, work = 0, stride
+    cdef int nt = _threads(n_threads, n)
+    if radius.shape[0] != n:
+        raise ValueError(f"radius must have {n} entries, got {radius.shape[0]}")
+    cdef _Grid grid = _Grid(a, cuts, n_threads)
+    cdef const double[::1] rad = grid.in_cell_order(np.asarray(radius))
+    cnt_np = np.empty(n, dtype=np.intp)
+    cdef intp[::1] cnt = cnt_np
+    with nogil:
+        stride = _probe_stride(n)
+        p = 0
+        while p < n:
+            grid.count_one(p, rad[p], &work)
+            probes += 1
+            p += stride
+    if work > max_work * probes:
+        return None
+    with nogil:
+        for p in prange(n, num_threads=nt, schedule="dynamic", chunksize=512):
+            cnt[p] = grid.count_one(p, rad[p], NULL)
+    return grid.by_row(cnt_np) if by_row else cnt_np
+
+
+def grid_knn_count(const double[:, ::1] a, const double[::1] extra, cuts, intp k, double max_work=INFINITY,
+                   int n_threads=1, bint by_row=True):
+    """KSG-1's joint k-NN and one marginal's counts in one pass, on the grid of
+    :func:`grid_count` over that marginal's 2 or 3 columns ``a``; the other marginal is the
+    one column ``extra``. Returns the k-th neighbour max-norm distance eps_i of every point
+    in the joint space of (``a``, ``extra``), the point itself excluded, and the number of
+    other points strictly closer than eps_i in ``a``'s columns (the tied ones where
+    eps_i = 0, as counting within ``nextafter(eps_i, 0)`` gives); or None when the grid would
+    be slow for these data (a probe as in :func:`grid_count`).
+
+    The joint distance is at least the distance in ``a``'s columns, so searching the cells of
+    ``a`` by their distance finds the joint neighbours, and the points it looks at include
+    every point that the count needs. Both results equal brute force bit for bit.
+
+    Parameters
+    ----------
+    a : ndarray of shape (n, d), d = 2 or 3
+    extra : ndarray of shape (n,), by original row
+    cuts : sequence of d ascending float64 arrays, as in :func:`grid_count`
+    k : int
+        ``1 <= k < n``.
+    max_work : float, default=inf
+    n_threads : int, default=1
+    by_row : bool, default=True
+        Return the counts by original row; False returns them in an arbitrary fixed order
+        (the distances always come by row).
+
+    Returns
+    -------
+    (eps, counts) : ndarrays of shape (n,), float64 and intp, or None
+    """
+    cdef intp n = a.shape[0], p, probes = 0, work = 0, stride, tid
+    cdef int nt = _threads(n_threads, n)
+    if extra.shape[0] != n:
+        raise ValueError(f"extra must have {n} entries, got {extra.shape[0]}")
+    if not (1 <= k < n):
+        raise ValueError(f"need 1 <= k < n, got k={k}, n={n}")
+    cdef _Grid grid = _Grid(a, cuts, n_threads)
+    cdef const double[::1] ext = grid.in_cell_order(np.asarray(extra))
+    cdef double[:, ::1] bd = np.zeros((nt, _padded(k + 1)))
+    cdef double[:, ::1] buf = np.empty((nt, GRID_CAP))
+    eps_np = np.empty(n)
+    cnt_np = np.empty(n, dtype=np.intp)
+    cdef double[::1] eps = eps_np
+    cdef intp[::1] cnt = cnt_np
+    with nogil:
+        stride = _probe_stride(n)
+        p = 0
+        while p < n:
+            work += grid.knn_count_one(&ext[0], p, k, 0.0, &bd[0, 0], &buf[0, 0], &cnt[p])
+            probes += 1
+            p += stride
+    if work > max_work * probes:
+        return None
+    bd[:, :] = 0.0
+    with nogil:
+        for p in prange(n, num_threads=nt, schedule="dynamic", chunksize=512):
+            tid = threadid()
+            grid.knn_count_one(&ext[0], p, k, GRID_GUESS * bd[tid, k], &bd[tid, 0], &buf[tid, 0], &cnt[p])
+            eps[p] = bd[tid, k]
+    return grid.by_row(eps_np), (grid.by_row(cnt_np) if by_row else cnt_np)
 
 
 # --------------------------------------------------------------------------- exact sums

@@ -7,6 +7,12 @@ import warnings
 import numpy as np
 
 
+def constant_columns(arr):
+    """Boolean mask of the columns of a 2-D array that hold one value. Column by column: NumPy
+    reduces a tall, narrow C-ordered array along axis 0 ~10x slower."""
+    return np.array([c.max() == c.min() for c in arr.T], dtype=bool)
+
+
 def check_array(a, name, *, ensure_2d=True, allow_constant=False, min_samples=2):
     """Return ``a`` as a C-contiguous float64 array of shape (n, d).
 
@@ -38,7 +44,7 @@ def check_array(a, name, *, ensure_2d=True, allow_constant=False, min_samples=2)
         bad = int(np.count_nonzero(~np.isfinite(arr)))
         raise ValueError(f"{name} contains {bad} NaN or infinite value(s)")
     if not allow_constant and arr.ndim == 2:
-        const = np.flatnonzero(arr.max(axis=0) == arr.min(axis=0))
+        const = np.flatnonzero(constant_columns(arr))
         if const.size:
             raise ValueError(f"{name} has constant column(s) {const.tolist()}; MI with a constant is 0 "
                              "and mixture/nearest-neighbour fits are undefined")
@@ -48,10 +54,11 @@ def check_array(a, name, *, ensure_2d=True, allow_constant=False, min_samples=2)
 def check_continuous(a, name):
     """float64 C-contiguous (n, d) array; ValueError for degenerate data."""
     arr = check_array(a, name, allow_constant=True)
-    if (arr == arr[0]).all():
+    const = constant_columns(arr)
+    if const.all():
         raise ValueError(f"all {arr.shape[0]} points of {name} are identical; "
                          "mutual information with a constant is 0 and nearest-neighbour estimates are undefined")
-    const = np.flatnonzero(arr.max(axis=0) == arr.min(axis=0))
+    const = np.flatnonzero(const)
     if const.size:
         raise ValueError(f"{name} has constant column(s) {const.tolist()}; drop them "
                          "(a constant carries no information and breaks the standardisation and the neighbour search)")
@@ -143,7 +150,7 @@ def check_conditioning(z, name="z"):
     zero columns and the warning says that the estimate is the unconditional I(X; Y).
     """
     arr = check_array(z, name, allow_constant=True)
-    const = arr.max(axis=0) == arr.min(axis=0)
+    const = constant_columns(arr)
     if const.all():
         warnings.warn(f"{name} is degenerate (it takes a single value): conditioning on a constant changes "
                       f"nothing, so the estimate is the unconditional I(X; Y)", RuntimeWarning, stacklevel=3)

@@ -423,6 +423,143 @@ def test_ksg_counts_through_the_grid(rng, monkeypatch, ties):
     assert len(calls) == 2
 
 
+# ----------------------------------------------------------------- 2-D / 3-D grid counts and k-NN
+def _nd_cases(rng, n, d):
+    x = rng.standard_normal((n, d))
+    yield "independent", x, rng.standard_normal(n)
+    yield "dependent", x, x.sum(axis=1) + 0.3 * rng.standard_normal(n)
+    yield "columns on a line", np.repeat(x[:, :1], d, axis=1) + 1e-3 * x, rng.standard_normal(n)
+    yield "coarse ties", np.round(x * 2) / 2, np.round(rng.standard_normal(n) * 2) / 2
+    dup = np.round(x, 1)
+    dup[::3] = dup[0]
+    yield "repeated rows", dup, np.where(np.arange(n) % 3 == 0, 0.5, rng.standard_normal(n))
+    yield "heavy tails", rng.standard_cauchy((n, d)), rng.standard_cauchy(n)
+
+
+def _cut_sets(a):
+    """No cuts (one slab per axis), coarse, the default, and about one slab per point."""
+    n, d = a.shape
+    yield [np.zeros(0)] * d
+    for rows in (n // 4, _common._GRID_ND_ROWS_PER_CELL[d], 1):
+        yield _common._grid_cuts(a, rows)
+
+
+@pytest.mark.parametrize("d", [2, 3])
+def test_grid_count_matches_brute_force(rng, d):
+    """Every count of the slab grid equals the O(n^2) answer, at radii equal to pairwise
+    distances, just below them, 0 and negative, whatever the cuts and the threads."""
+    from fastmi._ksg_cy import grid_count
+
+    n = 500
+    for what, a, _ in _nd_cases(rng, n, d):
+        dist = cheb(a)
+        radius = dist[np.arange(n), rng.integers(0, n, n)]
+        radius[::7] = np.nextafter(radius[::7], 0)
+        radius[::11] = 0.0
+        radius[::13] = -1.0
+        expected = (dist <= radius[:, None]).sum(axis=1)
+        for cuts in _cut_sets(a):
+            for threads in (1, 2):
+                got = grid_count(a, radius, cuts, np.inf, threads)
+                np.testing.assert_array_equal(got, expected, err_msg=f"{what}, {[len(c) for c in cuts]} cuts")
+            unordered = grid_count(a, radius, cuts, np.inf, 2, False)
+            np.testing.assert_array_equal(np.sort(unordered), np.sort(expected))
+
+
+@pytest.mark.parametrize("d", [2, 3])
+@pytest.mark.parametrize("k", [1, 3, 10])
+def test_grid_knn_count_matches_brute_force(rng, d, k):
+    """The joint k-th neighbour distance over (grid columns, extra column) and the counts strictly
+    inside it in the grid's columns (all tied points where it is 0) equal brute force."""
+    from fastmi._ksg_cy import grid_knn_count
+
+    n = 400
+    for what, a, e in _nd_cases(rng, n, d):
+        eps = kth_others(cheb(np.column_stack([a, e])), k)
+        counts = strictly_within(cheb(a), eps)
+        for cuts in _cut_sets(a):
+            for threads in (1, 2):
+                got_eps, got = grid_knn_count(a, e, cuts, k, np.inf, threads)
+                msg = f"{what}, {[len(c) for c in cuts]} cuts, {threads} threads"
+                np.testing.assert_array_equal(got_eps, eps, err_msg=msg)
+                np.testing.assert_array_equal(got, counts, err_msg=msg)
+
+
+def test_grid_knn_count_more_candidates_than_its_scratch(rng):
+    """Where a point has more candidates than the per-thread scratch holds (thousands of copies
+    of one x, spread in y), its count is taken again by the counting query: still exact."""
+    from fastmi._ksg_cy import grid_knn_count
+
+    n = 3000
+    a = rng.standard_normal((n, 2))
+    a[: n - 200] = a[0]
+    e = rng.standard_normal(n)
+    eps = kth_others(cheb(np.column_stack([a, e])), 3)
+    got_eps, got = grid_knn_count(a, e, _common._grid_cuts(a, 16), 3, np.inf, 2)
+    np.testing.assert_array_equal(got_eps, eps)
+    np.testing.assert_array_equal(got, strictly_within(cheb(a), eps))
+    assert got.max() > 2048
+
+
+def test_grid_probes_hand_curves_to_the_trees(rng):
+    """On 50 000 points, columns on a curve fill the cells along it: the probe returns None (the
+    kd-trees take over); Gaussian data stay on the grid and equal the trees' answer."""
+    from fastmi._ksg_cy import grid_count, grid_knn_count
+
+    n = 50_000
+    x = rng.standard_normal((n, 3))
+    e = rng.standard_normal(n)
+    limit = _common._GRID_ND_WORK * 4
+    line = np.repeat(x[:, :1], 3, axis=1) + 1e-4 * x
+    for what, a in (("gaussian", x), ("line", line)):
+        cuts = _common._grid_cuts(a, _common._GRID_ND_ROWS_PER_CELL[3])
+        got = grid_knn_count(a, e, cuts, 3, limit, 2)
+        assert (got is None) == (what == "line"), what
+        if got is not None:
+            eps = KDTree(np.column_stack([a, e]), 8, 2).knn(3, n_threads=2)[0]
+            np.testing.assert_array_equal(got[0], eps)
+            np.testing.assert_array_equal(got[1], KDTree(a, 16, 2).count(_common._strict(eps), 2) - 1)
+    assert grid_count(x, np.ones(n), _common._grid_cuts(x, 8), 0.0, 1) is None
+
+
+def test_grid_rejects_bad_arguments(rng):
+    from fastmi._ksg_cy import grid_count, grid_knn_count
+
+    a = rng.standard_normal((50, 3))
+    cuts = _common._grid_cuts(a, 4)
+    with pytest.raises(ValueError, match="2 or 3 columns"):
+        grid_count(rng.standard_normal((50, 4)), np.ones(50), cuts + [cuts[0]])
+    with pytest.raises(ValueError, match="one array of cuts per column"):
+        grid_count(a, np.ones(50), cuts[:2])
+    with pytest.raises(ValueError, match="radius must have 50 entries"):
+        grid_count(a, np.ones(49), cuts)
+    with pytest.raises(ValueError, match="extra must have 50 entries"):
+        grid_knn_count(a, np.ones(49), cuts, 3)
+    with pytest.raises(ValueError, match="1 <= k < n"):
+        grid_knn_count(a, np.ones(50), cuts, 50)
+
+
+@pytest.mark.parametrize("dims", [(2, 1), (3, 1), (1, 2), (1, 3)])
+@pytest.mark.parametrize("ties", [False, True])
+def test_ksg_counts_through_the_nd_grid(rng, monkeypatch, dims, ties):
+    """KSG-1 with one marginal of 2 or 3 columns and the other of 1 goes through the grid (on
+    whichever side has the columns): its radii and both counts equal brute force."""
+    monkeypatch.setattr(_common, "_GRID_ND_MIN_ROWS", 16)
+    calls = []
+    real = _common._ksg_cy.grid_knn_count
+    monkeypatch.setattr(_common._ksg_cy, "grid_knn_count", lambda *a: calls.append(a[0].shape[1]) or real(*a))
+    x, y = make(rng, 300, dims[0], ties), make(rng, 300, dims[1], ties)
+    y[:, 0] += x[:, 0]
+    ref_eps, ref_nx, ref_ny = ref_ksg(x, y, 3, 1)
+    for by_row in (True, False):
+        eps, nx, ny = _ksg._ksg_counts(x, y, 3, 1, n_threads=2, by_row=by_row)
+        same = (lambda v: v) if by_row else np.sort  # by_row=False: the counts in some fixed order
+        np.testing.assert_array_equal(eps, ref_eps)
+        np.testing.assert_array_equal(same(nx), same(ref_nx))
+        np.testing.assert_array_equal(same(ny), same(ref_ny))
+    assert calls == [max(dims)] * 2
+
+
 def test_exact_column_sums_over_the_whole_float64_range():
     """Subnormals, the largest doubles, and cancellation between them: still math.fsum's result;
     a sum that only overflows part-way (fsum raises there) is exact."""

@@ -63,25 +63,25 @@ def _prepare(arrays, names, standardize, amplitude, rng, n_threads=1, with_unit=
     the input's units and scaled the same way. ``with_unit=True`` also returns that power of
     two (1 when standardising): the returned arrays are the input's divided by it."""
     if standardize:
-        stacked = np.ascontiguousarray(np.hstack(arrays))
-        p = power_of_two_scale(stacked, axis=0)
-        scaled = np.ascontiguousarray(stacked / p)
+        stacked = np.hstack(arrays)
+        scaled = stacked / power_of_two_scale(stacked, axis=0)
         mean, std = _exact_mean_std(scaled, n_threads)
         edges = np.cumsum([0] + [a.shape[1] for a in arrays])
-    else:
-        p_all = max(float(power_of_two_scale(a, axis=None)) for a in arrays)
-    out = []
-    for k, (a, name) in enumerate(zip(arrays, names)):
-        if standardize:
-            sl = slice(edges[k], edges[k + 1])
-            m, s = mean[sl], std[sl]
+        for k, name in enumerate(names):
+            s = std[edges[k]:edges[k + 1]]
             if not np.all(s > 0.0):
                 raise ValueError(f"{name} has column(s) {np.flatnonzero(~(s > 0.0)).tolist()} whose spread "
                                  "underflows at float64 precision (values that differ only below the rounding of "
                                  "their magnitude); it cannot be standardised")
-            check_span(scaled[:, sl], name)
-            a = (scaled[:, sl] - m) / s
-        else:
+        check_span(scaled, [name for a, name in zip(arrays, names) for _ in range(a.shape[1])])
+        scaled -= mean  # in place, on all the columns at once: the same operations as column by column
+        scaled /= std
+        arrays = [scaled[:, edges[k]:edges[k + 1]] for k in range(len(arrays))]
+    else:
+        p_all = max(float(power_of_two_scale(a, axis=None)) for a in arrays)
+    out = []
+    for a, name in zip(arrays, names):
+        if not standardize:
             a = a / p_all
             check_span(a, name if len(arrays) == 1 else f"{name} (unstandardised, in the units of {', '.join(names)})")
         if amplitude > 0.0:
@@ -174,6 +174,47 @@ def _joint_knn(x, y, k, n_threads, sort):
         if eps is not None:
             return eps
     return _ksg_cy.KDTree(np.hstack([x, y]), _LEAFSIZE, n_threads).knn(k, n_threads=n_threads)[0]
+
+
+#: the grid of ``grid_knn_count`` over a marginal of 2 or 3 columns (the other one has 1): about
+#: this many points per cell, used from this many rows, and abandoned for the kd-trees when its
+#: probe looks at more than ``_GRID_ND_WORK * (k + 1)`` points and cell runs per query
+_GRID_ND_ROWS_PER_CELL = {2: 16, 3: 8}
+_GRID_ND_MIN_ROWS = 1000
+_GRID_ND_WORK = 100.0
+
+
+def _grid_cuts(a, rows_per_cell):
+    """Cut values of each column of ``a`` into about ``(n / rows_per_cell) ** (1 / d)`` slabs of
+    equal counts, from the quantiles of an evenly strided sample: values of the column above
+    its smallest, so that every slab holds a point."""
+    n, d = a.shape
+    g = max(1, round((n / rows_per_cell) ** (1.0 / d)))
+    m = min(n, 32 * g)
+    sample = a[np.linspace(0, n - 1, m).astype(np.intp)]
+    cuts = []
+    for j in range(d):
+        c = np.unique(np.sort(sample[:, j])[(np.arange(1, g) * m) // g])
+        cuts.append(np.ascontiguousarray(c[c > a[:, j].min()]))
+    return cuts
+
+
+def _grid_knn_count(x, y, k, n_threads, by_row):
+    """KSG-1's joint k-th neighbour distances and the counts of the marginal with 2 or 3 columns,
+    on a grid over that marginal (the other has one column): ``(eps, nx, None)`` or
+    ``(eps, None, ny)`` with the other marginal's counts left to the caller, or None where the
+    grid does not apply or would be slow."""
+    n = x.shape[0]
+    if n < _GRID_ND_MIN_ROWS or {x.shape[1], y.shape[1]} not in ({1, 2}, {1, 3}):
+        return None
+    grid_x = x.shape[1] > 1
+    a, e = (x, y) if grid_x else (y, x)
+    cuts = _grid_cuts(a, _GRID_ND_ROWS_PER_CELL[a.shape[1]])
+    res = _ksg_cy.grid_knn_count(a, e[:, 0], cuts, k, _GRID_ND_WORK * (k + 1), n_threads, by_row)
+    if res is None:
+        return None
+    eps, cnt = res
+    return (eps, cnt, None) if grid_x else (eps, None, cnt)
 
 
 def _count_within(a, radius, n_threads, by_row=True, order=None):

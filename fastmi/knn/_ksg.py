@@ -8,8 +8,8 @@ from scipy.special import digamma
 from .. import _ksg_cy
 from .._subsample import _doc, subsampled_result
 from .._validation import check_conditioning
-from ._common import (_LEAFSIZE, _Presort, _count_within, _grid_eligible, _joint_knn, _mean_digamma, _strict, _warn_ties,
-                      setup)
+from ._common import (_LEAFSIZE, _Presort, _count_within, _grid_eligible, _grid_knn_count, _joint_knn, _mean_digamma,
+                      _strict, _warn_ties, setup)
 
 
 def _ksg_counts(x, y, k, variant=1, n_threads=1, by_row=True):
@@ -25,6 +25,15 @@ def _ksg_counts(x, y, k, variant=1, n_threads=1, by_row=True):
     """
     if variant == 1:
         sort = _Presort([x, y], n_threads, background=(0,) if _grid_eligible(x, y) else None)
+        grid = _grid_knn_count(x, y, k, n_threads, by_row)
+        if grid is not None:
+            eps, nx, ny = grid
+            r = _strict(eps)
+            if nx is None:
+                nx = _count_within(x, r, n_threads, by_row, sort.order(0)) - 1
+            else:
+                ny = _count_within(y, r, n_threads, by_row, sort.order(1)) - 1
+            return eps, nx, ny
         eps = _joint_knn(x, y, k, n_threads, sort)
         rx = ry = _strict(eps)
     else:
