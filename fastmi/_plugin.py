@@ -36,11 +36,7 @@ def _discrete_value(cx, cy, miller_madow):
     cx = np.bincount(cx)
     cy = np.bincount(cy)
 
-    def entropy(counts):
-        counts = counts[counts > 0].astype(np.float64)
-        return math.log(n) - float(np.dot(counts, np.log(counts))) / n
-
-    mi = entropy(cx) + entropy(cy) - entropy(cxy)
+    mi = _entropy_of_counts(cx) + _entropy_of_counts(cy) - _entropy_of_counts(cxy)
     if miller_madow:
         # H_MM = H_plugin + (m - 1) / (2n), m = number of occupied cells
         mi += ((np.count_nonzero(cx) - 1) + (np.count_nonzero(cy) - 1) - (cxy.size - 1)) / (2.0 * n)
@@ -100,14 +96,20 @@ def _joint_codes(*codes):
     return np.unique(np.stack(codes, axis=1), axis=0, return_inverse=True)[1].ravel()
 
 
+def _entropy_of_counts(counts):
+    """Plug-in entropy (nats) of a table of counts, summed correctly rounded (``math.fsum``: no
+    BLAS call, whose threads' spinning slows the OpenMP kernels that follow)."""
+    n = int(counts.sum())
+    counts = counts[counts > 0].astype(np.float64)
+    return math.log(n) - math.fsum(counts * np.log(counts)) / n
+
+
 def _plugin_entropy(codes, miller_madow):
     """Plug-in entropy (nats) of integer codes; Miller-Madow adds (m - 1) / (2n), m the
     number of occupied cells."""
-    n = codes.size
     counts = np.bincount(codes)
-    counts = counts[counts > 0].astype(np.float64)
-    h = math.log(n) - float(np.dot(counts, np.log(counts))) / n
-    return h + (counts.size - 1) / (2.0 * n) if miller_madow else h
+    h = _entropy_of_counts(counts)
+    return h + (np.count_nonzero(counts) - 1) / (2.0 * codes.size) if miller_madow else h
 
 
 def _discrete_cmi_value(cx, cy, cz, miller_madow):

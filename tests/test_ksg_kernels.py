@@ -560,6 +560,31 @@ def test_ksg_counts_through_the_nd_grid(rng, monkeypatch, dims, ties):
     assert calls == [max(dims)] * 2
 
 
+@pytest.mark.parametrize("ties", [False, True])
+def test_estimator_counts_through_the_grid_count(rng, monkeypatch, ties):
+    """With the grids allowed from 16 rows, the 2-D and 3-D counts of the conditional, mixed, Ross
+    and KSG-2 estimators go through ``grid_count``: all equal brute force."""
+    monkeypatch.setattr(_common, "_GRID_ND_MIN_ROWS", 16)
+    calls = []
+    real = _common._ksg_cy.grid_count
+    monkeypatch.setattr(_common._ksg_cy, "grid_count", lambda *a: calls.append(a[0].shape[1]) or real(*a))
+    n = 150
+    x, y, z = make(rng, n, 1, ties), make(rng, n, 2, ties), make(rng, n, 1, ties)
+    x[:, 0] += z[:, 0]
+    y[:, 0] += z[:, 0]
+    for g, r in zip(_ksg._cmi_counts(x, y, z, 3, n_threads=2), ref_cmi(x, y, z, 3)):
+        np.testing.assert_array_equal(g, r)
+    for g, r in zip(_mixed._mixed_counts(y, x, 3, n_threads=2), ref_mixed(y, x, 3)):
+        np.testing.assert_array_equal(g, r)
+    codes = np.arange(n) % 3
+    for g, r in zip(_mixed._ross_counts(y, codes, 3, n_threads=2), ref_ross(y, codes, 3)):
+        np.testing.assert_array_equal(g, r)
+    x3 = make(rng, n, 3, ties)
+    for g, r in zip(_ksg._ksg_counts(x3, y, 3, 2, n_threads=2), ref_ksg(x3, y, 3, 2)):
+        np.testing.assert_array_equal(g, r)
+    assert calls.count(2) >= 4 and 3 in calls, calls
+
+
 def test_exact_column_sums_over_the_whole_float64_range():
     """Subnormals, the largest doubles, and cancellation between them: still math.fsum's result;
     a sum that only overflows part-way (fsum raises there) is exact."""

@@ -100,11 +100,13 @@ def _prepare(arrays, names, standardize, amplitude, rng, n_threads=1, with_unit=
 
 
 def _mean_digamma(counts):
-    """Mean of digamma(counts) over positive integer counts (exact per value,
-    summed in a fixed order, so independent of threads)."""
+    """Mean of digamma(counts) over positive integer counts: one digamma per distinct value,
+    weighted by its multiplicity and summed correctly rounded (``math.fsum``), so independent of
+    the order and the threads. Not ``np.dot``: a BLAS call wakes OpenBLAS's threads, whose spinning
+    took a fifth of two cores from the OpenMP kernels of the next estimate."""
     b = np.bincount(counts)
     v = np.flatnonzero(b)
-    return float(np.dot(b[v], digamma(v.astype(np.float64)))) / counts.size
+    return math.fsum(b[v] * digamma(v.astype(np.float64))) / counts.size
 
 
 class _Presort:
@@ -176,12 +178,19 @@ def _joint_knn(x, y, k, n_threads, sort):
     return _ksg_cy.KDTree(np.hstack([x, y]), _LEAFSIZE, n_threads).knn(k, n_threads=n_threads)[0]
 
 
-#: the grid of ``grid_knn_count`` over a marginal of 2 or 3 columns (the other one has 1): about
-#: this many points per cell, used from this many rows, and abandoned for the kd-trees when its
-#: probe looks at more than ``_GRID_ND_WORK * (k + 1)`` points and cell runs per query
+#: the grids over 2 or 3 columns, used from this many rows. ``grid_knn_count`` (a marginal of 2 or 3
+#: columns, the other of 1): about this many points per cell, abandoned for the kd-trees when its
+#: probe looks at more than ``_GRID_ND_WORK * (k + 1)`` points and cell runs per query (Gaussian
+#: data 150-220 at k = 3, the grid 1.6-2.5x faster than the trees at n = 1e5; columns correlated at
+#: 0.99: 450-610, 0.66-1.1x; heavy tails or columns on a line: 1900-4900, 1.6-15x slower).
+#: ``grid_count``: 8 points per cell, abandoned above ``_GRID_COUNT_WORK`` per query (Gaussian data
+#: 100-200, 2.3-2.8x faster than the tree; columns on a line 1400-4900, 2.4-5.4x slower; Cauchy
+#: columns 800-3100, 2.5-2.8x faster)
+_GRID_ND_MIN_ROWS = 500  # 1.1-2.7x faster than the trees at 500 rows, 1.6-2.5x at 1000-5000
 _GRID_ND_ROWS_PER_CELL = {2: 16, 3: 8}
-_GRID_ND_MIN_ROWS = 1000
 _GRID_ND_WORK = 100.0
+_GRID_COUNT_ROWS_PER_CELL = 8
+_GRID_COUNT_WORK = 1200.0
 
 
 def _grid_cuts(a, rows_per_cell):
@@ -220,7 +229,8 @@ def _grid_knn_count(x, y, k, n_threads, by_row):
 def _count_within(a, radius, n_threads, by_row=True, order=None):
     """Points j with max-norm ``|a_j - a_i| <= radius[i]``, the point itself
     included (radius >= 0). Sort + binary search in 1-D (``order`` may give
-    the sort order), kd-tree above. With ``by_row=False`` the counts come in
+    the sort order), a grid of slabs in 2-D and 3-D (where its probe finds it
+    fast), kd-tree otherwise. With ``by_row=False`` the counts come in
     an arbitrary fixed order, which is all that the estimators' averages
     need."""
     if a.shape[1] == 1:
@@ -228,6 +238,11 @@ def _count_within(a, radius, n_threads, by_row=True, order=None):
         if order is None:
             order = np.argsort(col)
         return _ksg_cy.count_sorted(np.ascontiguousarray(col[order]), order, radius, n_threads, by_row)
+    if a.shape[1] <= 3 and a.shape[0] >= _GRID_ND_MIN_ROWS:
+        cuts = _grid_cuts(a, _GRID_COUNT_ROWS_PER_CELL)
+        counts = _ksg_cy.grid_count(a, radius, cuts, _GRID_COUNT_WORK, n_threads, by_row)
+        if counts is not None:
+            return counts
     return _ksg_cy.KDTree(a, _COUNT_LEAFSIZE, n_threads).count(radius, n_threads, by_row)
 
 
