@@ -693,13 +693,13 @@ cdef class KDTree:
 
 
 @cython.cdivision(True)
-cdef inline intp _count_sorted_one(const double[::1] xs, intp p, double r) except -1 nogil:
+cdef inline intp _count_sorted_one(const double* xs, intp n, intp p, double r) noexcept nogil:
     """#{j : fabs(xs[p] - xs[j]) <= r} for ascending xs.
 
     fl(q - xs[j]) is monotone in j on the left of p and fl(xs[j] - q) on the
     right, so a galloping search from p brackets each boundary and a
     branch-free bisection finds it exactly."""
-    cdef intp n = xs.shape[0], good, bad, step, base, m, half, left, right
+    cdef intp good, bad, step, base, m, half, left, right
     cdef double q = xs[p]
     if r < 0:
         return 0
@@ -782,7 +782,7 @@ def count_sorted(const double[::1] xs, const intp[::1] order, const double[::1] 
     nt = _threads(n_threads, n)
     with nogil:
         for p in prange(n, num_threads=nt, schedule="dynamic", chunksize=2048):
-            cnt[p] = _count_sorted_one(xs, p, rs[p])
+            cnt[p] = _count_sorted_one(&xs[0], n, p, rs[p])
     if not by_row:
         return sorted_cnt
     out = np.empty(n, dtype=np.intp)
@@ -884,6 +884,95 @@ cdef intp _grid_query(const double* px, const double* py, const intp* start, con
                                 xlo + i0, xhi + i0, qx, q, qx, qy, bd, k)
 
 
+cdef struct Grid2:
+    # the 2-D grid of grid_knn2 over n points: G x G cells, column-major
+    intp n
+    intp G
+    intp* row        # (n) cell row of each point, by point
+    double* bnd      # (4, G) xlo, xhi, ylo, yhi of each column / row
+    intp* start      # (G * G + 1) first position of each cell
+    double* px       # (n) coordinates in cell order
+    double* py
+    intp* pid        # (n) point of each position
+
+
+@cython.cdivision(True)
+cdef inline void _grid2_row(Grid2* g, const intp* oy, intp i) noexcept nogil:
+    g.row[oy[i]] = i * g.G // g.n
+
+
+@cython.cdivision(True)
+cdef inline void _grid2_bounds(Grid2* g, const double* x, const double* y, const intp* ox, const intp* oy,
+                               intp c) noexcept nogil:
+    cdef intp lo = (c * g.n + g.G - 1) // g.G, hi = ((c + 1) * g.n + g.G - 1) // g.G
+    g.bnd[c] = x[ox[lo]]
+    g.bnd[g.G + c] = x[ox[hi - 1]]
+    g.bnd[2 * g.G + c] = y[oy[lo]]
+    g.bnd[3 * g.G + c] = y[oy[hi - 1]]
+
+
+@cython.cdivision(True)
+cdef inline void _grid2_column(Grid2* g, const double* x, const double* y, const intp* ox, intp c,
+                               intp* fill) noexcept nogil:
+    """Sort column c's points (x-sorted positions [ceil(c n / G), ceil((c + 1) n / G)), those
+    with i G // n == c) into its rows, in place of px / py: cell order is column-major."""
+    cdef intp G = g.G, lo = (c * g.n + G - 1) // G, hi = ((c + 1) * g.n + G - 1) // G, i, r, p, pos
+    for r in range(G):
+        fill[r] = 0
+    for i in range(lo, hi):
+        fill[g.row[ox[i]]] += 1
+    pos = lo
+    for r in range(G):                  # fill[r]: where row r's next point goes
+        g.start[c * G + r] = pos
+        pos = pos + fill[r]
+        fill[r] = g.start[c * G + r]
+    for i in range(lo, hi):
+        p = ox[i]
+        r = g.row[p]
+        pos = fill[r]
+        fill[r] = pos + 1
+        g.px[pos] = x[p]
+        g.py[pos] = y[p]
+        g.pid[pos] = p
+
+
+cdef inline intp _grid2_query(Grid2* g, intp q, intp a, intp b, double* bd, intp k) noexcept nogil:
+    return _grid_query(g.px, g.py, g.start, g.bnd, g.bnd + g.G, g.bnd + 2 * g.G, g.bnd + 3 * g.G, g.G, q, a, b,
+                       bd, k)
+
+
+@cython.cdivision(True)
+cdef bint _grid2_probe(Grid2* g, intp k, double max_work, double* bd) noexcept nogil:
+    """Does a probe of evenly spread queries look at fewer than max_work points and cells each?"""
+    cdef intp stride = _probe_stride(g.n), q = 0, probes = 0, work = 0
+    while q < g.n:
+        work += _grid2_query(g, q, q * g.G // g.n, g.row[g.pid[q]], bd, k)
+        probes += 1
+        q += stride
+    return work <= max_work * probes
+
+
+cdef bint _grid2_knn_serial(Grid2* g, const double* x, const double* y, const intp* ox, const intp* oy, intp k,
+                            double max_work, intp* fill, double* bd, double* eps) noexcept nogil:
+    """grid_knn2 on one thread, into eps (by point); False where the probe finds the grid slow."""
+    cdef intp i, c, q, a
+    for i in range(g.n):
+        _grid2_row(g, oy, i)
+    for c in range(g.G):
+        _grid2_bounds(g, x, y, ox, oy, c)
+    for c in range(g.G):
+        _grid2_column(g, x, y, ox, c, fill)
+    g.start[g.G * g.G] = g.n
+    if not _grid2_probe(g, k, max_work, bd):
+        return False
+    for c in range(g.G * g.G):
+        a = c // g.G
+        for q in range(g.start[c], g.start[c + 1]):
+            _grid2_query(g, q, a, c - a * g.G, bd, k)
+            eps[g.pid[q]] = bd[k - 1]
+    return True
+
+
 @cython.cdivision(True)
 def grid_knn2(const double[::1] x, const double[::1] y, const intp[::1] ox, const intp[::1] oy,
               intp k, intp G, double max_work, int n_threads=1):
@@ -916,83 +1005,157 @@ def grid_knn2(const double[::1] x, const double[::1] y, const intp[::1] ox, cons
     -------
     ndarray of shape (n,) or None
     """
-    cdef intp n = x.shape[0], i, c, p, q, tid, a, pos, stride, probes = 0, work = 0
+    cdef intp n = x.shape[0], i, c, q, tid, a
     cdef int nt
+    cdef bint fast
+    cdef Grid2 g
     if not (x.shape[0] == y.shape[0] == ox.shape[0] == oy.shape[0]):
         raise ValueError("x, y, ox and oy must have the same length")
     if not (1 <= k < n) or not (1 <= G <= n):
         raise ValueError(f"need 1 <= k < n and 1 <= G <= n, got k={k}, G={G}, n={n}")
-    row_np = np.empty(n, dtype=np.intp)
-    bounds_np = np.empty((4, G))               # xlo, xhi, ylo, yhi
-    start_np = np.zeros(G * G + 1, dtype=np.intp)
-    px_np, py_np, pid_np = np.empty(n), np.empty(n), np.empty(n, dtype=np.intp)
-    cdef intp[::1] row = row_np
-    cdef intp[::1] start = start_np
-    cdef double[:, ::1] bnd = bounds_np
-    cdef double[::1] px = px_np
-    cdef double[::1] py = py_np
-    cdef intp[::1] pid = pid_np
+    cdef intp[::1] row = np.empty(n, dtype=np.intp)
+    cdef double[::1] bnd = np.empty(4 * G)
+    cdef intp[::1] start = np.zeros(G * G + 1, dtype=np.intp)
+    cdef double[::1] px = np.empty(n)
+    cdef double[::1] py = np.empty(n)
+    cdef intp[::1] pid = np.empty(n, dtype=np.intp)
+    g.n, g.G, g.row, g.bnd, g.start, g.px, g.py, g.pid = n, G, &row[0], &bnd[0], &start[0], &px[0], &py[0], &pid[0]
     nt = _threads(n_threads, n)
-    fill_np = np.zeros((nt, G), dtype=np.intp)
-    cdef intp[:, ::1] fill = fill_np
-    bd_np = np.empty((nt, _padded(k)), dtype=np.float64)
-    cdef double[:, ::1] bd = bd_np
+    cdef intp[:, ::1] fill = np.zeros((nt, G + PAD), dtype=np.intp)
+    cdef double[:, ::1] bd = np.empty((nt, _padded(k)), dtype=np.float64)
     out = np.empty(n, dtype=np.float64)
     cdef double[::1] eps = out
-    cdef intp lo, hi, r
     with nogil:
-        # column c holds the x-sorted positions [ceil(c n / G), ceil((c + 1) n / G)), i.e. those
-        # with i G // n == c; rows likewise in y. Cell order is column-major, so column c's
-        # points fill exactly those positions of px / py, sorted into rows there.
         for i in prange(n, num_threads=nt, schedule="static"):
-            row[oy[i]] = i * G // n
+            _grid2_row(&g, &oy[0], i)
         for c in prange(G, num_threads=nt, schedule="static"):
-            lo = (c * n + G - 1) // G
-            hi = ((c + 1) * n + G - 1) // G
-            bnd[0, c] = x[ox[lo]]
-            bnd[1, c] = x[ox[hi - 1]]
-            bnd[2, c] = y[oy[lo]]
-            bnd[3, c] = y[oy[hi - 1]]
+            _grid2_bounds(&g, &x[0], &y[0], &ox[0], &oy[0], c)
         for c in prange(G, num_threads=nt, schedule="dynamic", chunksize=16):
-            tid = threadid()
-            lo = (c * n + G - 1) // G
-            hi = ((c + 1) * n + G - 1) // G
-            for r in range(G):
-                fill[tid, r] = 0
-            for i in range(lo, hi):
-                fill[tid, row[ox[i]]] += 1
-            pos = lo
-            for r in range(G):                  # fill[r]: where row r's next point goes
-                start[c * G + r] = pos
-                pos = pos + fill[tid, r]
-                fill[tid, r] = start[c * G + r]
-            for i in range(lo, hi):
-                p = ox[i]
-                r = row[p]
-                pos = fill[tid, r]
-                fill[tid, r] = pos + 1
-                px[pos] = x[p]
-                py[pos] = y[p]
-                pid[pos] = p
+            _grid2_column(&g, &x[0], &y[0], &ox[0], c, &fill[threadid(), 0])
         start[G * G] = n
-        stride = _probe_stride(n)
-        q = 0
-        while q < n:
-            work += _grid_query(&px[0], &py[0], &start[0], &bnd[0, 0], &bnd[1, 0], &bnd[2, 0], &bnd[3, 0],
-                                G, q, q * G // n, row[pid[q]], &bd[0, 0], k)
-            probes += 1
-            q += stride
-    if work > max_work * probes:
+        fast = _grid2_probe(&g, k, max_work, &bd[0, 0])
+    if not fast:
         return None
     with nogil:
         for c in prange(G * G, num_threads=nt, schedule="dynamic", chunksize=256):
             tid = threadid()
             a = c // G
             for q in range(start[c], start[c + 1]):
-                _grid_query(&px[0], &py[0], &start[0], &bnd[0, 0], &bnd[1, 0], &bnd[2, 0], &bnd[3, 0],
-                            G, q, a, c - a * G, &bd[tid, 0], k)
+                _grid2_query(&g, q, a, c - a * G, &bd[tid, 0], k)
                 eps[pid[q]] = bd[tid, k - 1]
     return out
+
+
+cdef bint _ksg1_piece(const double[::1] x, const double[::1] y, const intp* rows, const intp* bx, const intp* by,
+                      const intp* loc, intp s, intp k, intp G, double max_work, double* d, intp* ii, intp* nx,
+                      intp* ny) noexcept nogil:
+    """One piece of ``ksg1_pieces``: its s points (``rows``, and in x and y order ``bx``, ``by``)
+    into the scratch ``d`` (px0, py0, eps, sorted values, radii, grid px / py, bounds, bd) and
+    ``ii`` (local x and y orders, grid row / pid / start / fill); its counts into nx, ny."""
+    cdef Grid2 g
+    cdef intp j
+    for j in range(s):
+        d[j] = x[rows[j]]
+        d[s + j] = y[rows[j]]
+        ii[j] = loc[bx[j]]
+        ii[s + j] = loc[by[j]]
+    g.n, g.G = s, G
+    g.row, g.pid, g.start = ii + 2 * s, ii + 3 * s, ii + 4 * s
+    g.px, g.py, g.bnd = d + 5 * s, d + 6 * s, d + 7 * s
+    if not _grid2_knn_serial(&g, d, d + s, ii, ii + s, k, max_work, ii + 4 * s + G * G + 1, d + 7 * s + 4 * G,
+                             d + 2 * s):
+        return False
+    for j in range(s):           # x sorted, with the radii in that order; then y
+        d[3 * s + j] = d[ii[j]]
+        d[4 * s + j] = nextafter(d[2 * s + ii[j]], 0.0)
+    for j in range(s):
+        nx[j] = _count_sorted_one(d + 3 * s, s, j, d[4 * s + j]) - 1
+    for j in range(s):
+        d[3 * s + j] = d[s + ii[s + j]]
+        d[4 * s + j] = nextafter(d[2 * s + ii[s + j]], 0.0)
+    for j in range(s):
+        ny[j] = _count_sorted_one(d + 3 * s, s, j, d[4 * s + j]) - 1
+    return True
+
+
+@cython.cdivision(True)
+def ksg1_pieces(const double[::1] x, const double[::1] y, const intp[::1] ox, const intp[::1] oy,
+                const intp[::1] piece_of, intp P, intp s, intp k, intp G, double max_work, int n_threads=1):
+    """KSG-1's marginal counts on each piece of one partition of the points (x_i, y_i), all in
+    one call: the grid k-NN of :func:`grid_knn2` and the counts of :func:`count_sorted` on each
+    piece, one piece per thread at a time.
+
+    Parameters
+    ----------
+    x, y : ndarray of shape (n,)
+    ox, oy : ndarray of shape (n,), intp
+        Sort orders of all of x and y; each piece's orders are read off them.
+    piece_of : ndarray of shape (n,), intp
+        Piece of each point, in ``[0, P)``, or -1 for a point in none; every piece has s points.
+    P, s : int
+        Pieces, and points per piece (``1 <= k < s``).
+    k, G, max_work
+        As in :func:`grid_knn2`, for every piece.
+    n_threads : int, default=1
+
+    Returns
+    -------
+    (nx, ny) : ndarrays of shape (P, s), intp, or None
+        The number of other points of its piece strictly closer than each point's k-th
+        neighbour distance (the tied ones where it is 0), in x and in y, in an arbitrary fixed
+        order within each piece; None when the probe of some piece finds the grid slow.
+    """
+    cdef intp n = x.shape[0], i, p, t, ok = 1
+    cdef int nt = _threads(n_threads, P * MIN_PER_THREAD // 4)  # pieces are coarse: thread from 4 pieces
+    if not (x.shape[0] == y.shape[0] == ox.shape[0] == oy.shape[0] == piece_of.shape[0]):
+        raise ValueError("x, y, ox, oy and piece_of must have the same length")
+    if not (1 <= k < s) or not (1 <= G <= s) or P < 1:
+        raise ValueError(f"need 1 <= k < s, 1 <= G <= s and P >= 1, got k={k}, G={G}, s={s}, P={P}")
+    # each piece's points in x order, in y order and in row order: stable bucket passes
+    cdef intp[:, ::1] bx = np.empty((P, s), dtype=np.intp)
+    cdef intp[:, ::1] by = np.empty((P, s), dtype=np.intp)
+    cdef intp[:, ::1] rows = np.empty((P, s), dtype=np.intp)
+    cdef intp[::1] loc = np.empty(n, dtype=np.intp)         # a point's position in its piece's rows
+    cdef intp[::1] fx = np.zeros(P, dtype=np.intp)
+    cdef intp[::1] fy = np.zeros(P, dtype=np.intp)
+    cdef intp[::1] fr = np.zeros(P, dtype=np.intp)
+    nx_np = np.empty((P, s), dtype=np.intp)
+    ny_np = np.empty((P, s), dtype=np.intp)
+    cdef intp[:, ::1] nx = nx_np
+    cdef intp[:, ::1] ny = ny_np
+    # per-thread scratch: the piece's x, y, local orders, sorted values, radii and grid
+    cdef double[:, ::1] dscr = np.empty((nt, 7 * s + 4 * G + _padded(k)))
+    cdef intp[:, ::1] iscr = np.empty((nt, 4 * s + G * G + 1 + G + PAD), dtype=np.intp)
+    with nogil:
+        for i in range(n):
+            p = piece_of[i]
+            if p >= 0:
+                if fr[p] >= s:
+                    ok = -1
+                    break
+                loc[i] = fr[p]
+                rows[p, fr[p]] = i
+                fr[p] += 1
+            p = piece_of[ox[i]]
+            if p >= 0 and fx[p] < s:
+                bx[p, fx[p]] = ox[i]
+                fx[p] += 1
+            p = piece_of[oy[i]]
+            if p >= 0 and fy[p] < s:
+                by[p, fy[p]] = oy[i]
+                fy[p] += 1
+    for p in range(P):
+        if ok < 0 or fr[p] != s:
+            raise ValueError(f"every piece must hold s={s} points")
+    cdef intp[::1] failed = np.zeros(P, dtype=np.intp)
+    with nogil:
+        for p in prange(P, num_threads=nt, schedule="dynamic", chunksize=1):
+            t = threadid()
+            failed[p] = not _ksg1_piece(x, y, &rows[p, 0], &bx[p, 0], &by[p, 0], &loc[0], s, k, G, max_work,
+                                        &dscr[t, 0], &iscr[t, 0], &nx[p, 0], &ny[p, 0])
+    if np.asarray(failed).any():
+        return None
+    return nx_np, ny_np
 
 
 # --------------------------------------------------------------------------- grid counts

@@ -174,7 +174,7 @@ def _replicates(value, arrays, point, n_bootstrap, m, rng, strata=None):
     return adjusted, info
 
 
-def _partition_replicates(value, arrays, point, plan, rng, strata=None, n_workers=1):
+def _partition_replicates(value, arrays, point, plan, rng, strata=None, n_workers=1, batch=None):
     """Run ``value`` on every piece of ``plan.repeats`` random partitions (:class:`Partition`)
     and rescale the spread within each partition to the full sample size n: the pieces of one
     partition are independent estimates on ``s`` rows, and the variance of a k-NN estimate
@@ -184,7 +184,9 @@ def _partition_replicates(value, arrays, point, plan, rng, strata=None, n_worker
     With ``n_workers > 1`` the pieces run concurrently, one kernel thread each
     (``value(..., threads=1)``): pieces are small, so one thread per piece beats several
     threads on every piece. Each piece's rows are drawn before any runs, and every kernel gives
-    the same result for any thread count, so the result does not depend on ``n_workers``."""
+    the same result for any thread count, so the result does not depend on ``n_workers``.
+    ``batch(pieces, repeats)``, where given, computes the values of all the pieces at once (the
+    same values as ``value``), or returns None to leave them to ``value``."""
     n = arrays[0].shape[0]
     if strata is None:
         strata = [(np.arange(n), plan.size)]
@@ -195,7 +197,10 @@ def _partition_replicates(value, arrays, point, plan, rng, strata=None, n_worker
         # piece j of every stratum: rows j*size .. (j+1)*size of a random order of its members
         orders = [rng.permutation(mem)[:p * size].reshape(p, size) for mem, size in zip(members, plan.sizes)]
         pieces += [np.sort(np.concatenate([o[j] for o in orders])) for j in range(p)]
-    if n_workers > 1:
+    values = None if batch is None else batch(pieces, plan.repeats)
+    if values is not None:
+        pass
+    elif n_workers > 1:
         from concurrent.futures import ThreadPoolExecutor
 
         # one task per worker (every n_workers-th piece): a task per piece spent a fifth of the
@@ -228,17 +233,18 @@ def _partition_replicates(value, arrays, point, plan, rng, strata=None, n_worker
 
 
 def subsampled_result(value, arrays, point, *, n_bootstrap, m, rng, unit, method, diagnostics, strata=None,
-                      quantity="mi", why=None, n_workers=1):
+                      quantity="mi", why=None, n_workers=1, batch=None):
     """The :class:`MIResult` of ``point`` (nats) with its subsampling error bar: ``value(*arrays)``
     recomputes the estimate on rows of ``arrays`` (``strata`` fixes the rows drawn per class);
     ``why`` explains a missing default error bar (see :func:`check_common`); ``n_workers`` runs the
-    pieces of the partition scheme concurrently (``value`` then takes ``threads=``)."""
+    pieces of the partition scheme concurrently (``value`` then takes ``threads=``), or ``batch``
+    computes them all at once (see :func:`_partition_replicates`)."""
     adjusted = np.empty(0)
     if n_bootstrap and not math.isfinite(point):  # infinite MI (y a function of x): no spread to measure
         n_bootstrap, why = 0, f"the estimate is {point}"
     if n_bootstrap and isinstance(m, Partition):
         adjusted, diagnostics["resampling"] = _partition_replicates(value, arrays, point, m, rng, strata,
-                                                                           n_workers)
+                                                                           n_workers, batch)
     elif n_bootstrap:
         adjusted, diagnostics["resampling"] = _replicates(value, arrays, point, n_bootstrap, m, rng, strata)
     else:

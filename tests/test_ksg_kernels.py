@@ -585,6 +585,61 @@ def test_estimator_counts_through_the_grid_count(rng, monkeypatch, ties):
     assert calls.count(2) >= 4 and 3 in calls, calls
 
 
+@pytest.mark.parametrize("ties", [False, True])
+def test_ksg1_pieces_match_the_counts_of_each_piece(rng, ties):
+    """The batched partition kernel gives every piece the counts that ``_ksg_counts`` gives that
+    piece alone (in its own order), for any thread count; rows in no piece are ignored."""
+    import math
+
+    from fastmi._ksg_cy import ksg1_pieces
+
+    n, P, s = 5000, 6, 700
+    x = make(rng, n, 1, ties)[:, 0]
+    y = x + make(rng, n, 1, ties)[:, 0]
+    rows = rng.permutation(n)[:P * s].reshape(P, s)
+    piece_of = np.full(n, -1, dtype=np.intp)
+    for p in range(P):
+        piece_of[rows[p]] = p
+    ox, oy = np.argsort(x), np.argsort(y)
+    cells = math.isqrt(s // _common._GRID_ROWS_PER_CELL)
+    for threads in (1, 2):
+        nx, ny = ksg1_pieces(x, y, ox, oy, piece_of, P, s, 3, cells, np.inf, threads)
+        for p in range(P):
+            idx = np.sort(rows[p])
+            _, rx, ry = _ksg._ksg_counts(x[idx, None], y[idx, None], 3, 1, n_threads=1)
+            np.testing.assert_array_equal(np.sort(nx[p]), np.sort(rx))
+            np.testing.assert_array_equal(np.sort(ny[p]), np.sort(ry))
+    assert ksg1_pieces(x, y, ox, oy, piece_of, P, s, 3, cells, 0.0, 1) is None  # every probe too slow
+    with pytest.raises(ValueError, match="every piece must hold s=701 points"):
+        ksg1_pieces(x, y, ox, oy, piece_of, P, s + 1, 3, cells, np.inf, 1)
+    with pytest.raises(ValueError, match="same length"):
+        ksg1_pieces(x, y[:-1], ox, oy, piece_of, P, s, 3, cells, np.inf, 1)
+    with pytest.raises(ValueError, match="1 <= k < s"):
+        ksg1_pieces(x, y, ox, oy, piece_of, P, s, s, cells, np.inf, 1)
+
+
+def test_batched_partition_error_bar_equals_the_piece_by_piece_one(rng, monkeypatch):
+    """KSG-1's default error bar on 1-D data comes from the batched kernel; it is the piece-by-
+    piece one bit for bit, with 1 or 2 threads and with a repeated partition (n < 64 * 250)."""
+    from fastmi.knn import ksg_mutual_info
+
+    calls = []
+    real = _ksg._ksg_cy.ksg1_pieces
+    monkeypatch.setattr(_ksg._ksg_cy, "ksg1_pieces", lambda *a: calls.append(1) or real(*a))
+    for n in (20_000, 6000):
+        x = rng.standard_normal(n)
+        y = 0.5 * x + rng.standard_normal(n)
+        batched = [ksg_mutual_info(x, y, rng=1, n_jobs=j) for j in (1, 2)]
+        with monkeypatch.context() as m:
+            m.setattr(_ksg, "_ksg1_batch", lambda *a: None)
+            single = ksg_mutual_info(x, y, rng=1, n_jobs=2)
+        for r in batched:
+            np.testing.assert_array_equal(r.samples, single.samples)
+            assert r.std == single.std and r.diagnostics["resampling"]["scheme"] == "partition"
+        assert single.diagnostics["resampling"]["repeats"] == (1 if n == 20_000 else 3)
+    assert len(calls) == 2 + 2 * 3
+
+
 def test_exact_column_sums_over_the_whole_float64_range():
     """Subnormals, the largest doubles, and cancellation between them: still math.fsum's result;
     a sum that only overflows part-way (fsum raises there) is exact."""

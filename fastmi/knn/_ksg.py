@@ -2,17 +2,19 @@
 conditional estimator built on the same counts."""
 from __future__ import annotations
 
+import math
+
 import numpy as np
 from scipy.special import digamma
 
 from .. import _ksg_cy
 from .._subsample import _doc, subsampled_result
 from .._validation import check_conditioning
-from ._common import (_LEAFSIZE, _Presort, _count_within, _grid_eligible, _grid_knn_count, _joint_knn, _mean_digamma,
-                      _strict, _warn_ties, setup)
+from ._common import (_GRID_MIN_ROWS, _GRID_ROWS_PER_CELL, _GRID_WORK, _LEAFSIZE, _Presort, _count_within,
+                      _grid_eligible, _grid_knn_count, _joint_knn, _mean_digamma, _strict, _warn_ties, setup)
 
 
-def _ksg_counts(x, y, k, variant=1, n_threads=1, by_row=True):
+def _ksg_counts(x, y, k, variant=1, n_threads=1, by_row=True, sort=None):
     """Exact KSG quantities.
 
     Returns ``(eps, nx, ny)``. Variant 1: ``eps`` (n,) is the k-th neighbour
@@ -21,10 +23,11 @@ def _ksg_counts(x, y, k, variant=1, n_threads=1, by_row=True):
     eps == 0). Variant 2: ``eps`` (n, 2) holds each point's marginal extents
     of its k-neighbour set (ties in the joint distance broken by row index)
     and the counts are of other points at distance <= those extents.
-    ``by_row=False`` leaves the counts in an arbitrary order.
+    ``by_row=False`` leaves the counts in an arbitrary order. ``sort`` may give the
+    :class:`_Presort` of (x, y) (of variant 1's, from :func:`_ksg1_presort`).
     """
     if variant == 1:
-        sort = _Presort([x, y], n_threads, background=(0,) if _grid_eligible(x, y) else None)
+        sort = _ksg1_presort(x, y, n_threads) if sort is None else sort
         grid = _grid_knn_count(x, y, k, n_threads, by_row)
         if grid is not None:
             eps, nx, ny = grid
@@ -47,8 +50,42 @@ def _ksg_counts(x, y, k, variant=1, n_threads=1, by_row=True):
             _count_within(y, ry, n_threads, by_row, sort.order(1)) - 1)
 
 
-def _ksg_value(x, y, k, variant, n_threads):
-    eps, nx, ny = _ksg_counts(x, y, k, variant, n_threads, by_row=False)
+def _ksg1_presort(x, y, n_threads):
+    """The sort orders KSG-1 needs: the grid's two (the one of x in the background), or those of
+    the 1-D marginals' counts."""
+    return _Presort([x, y], n_threads, background=(0,) if _grid_eligible(x, y) else None)
+
+
+def _ksg1_batch(x, y, k, sort, n_threads):
+    """``batch`` for the partition error bar of KSG-1 on 1-D x and y: the values of all the pieces
+    of a partition from one kernel call (``ksg1_pieces``: the grid k-NN and the counts of every
+    piece, a piece per thread, no GIL), with each piece's sort orders read off ``sort``'s. The
+    counts are those of :func:`_ksg_counts` on the piece, and the values are formed as in
+    :func:`_ksg_value`, so they are the per-piece values bit for bit. None (the pieces one by
+    one) where pieces are too small for the grid or some piece's probe finds it slow."""
+    def batch(pieces, repeats):
+        s = pieces[0].size
+        if s < _GRID_MIN_ROWS or any(p.size != s for p in pieces):
+            return None
+        per = len(pieces) // repeats
+        cells = max(1, math.isqrt(s // _GRID_ROWS_PER_CELL))
+        values = []
+        for r in range(repeats):
+            piece_of = np.full(x.shape[0], -1, dtype=np.intp)
+            for j in range(per):
+                piece_of[pieces[r * per + j]] = j
+            counts = _ksg_cy.ksg1_pieces(x[:, 0], y[:, 0], sort.order(0), sort.order(1), piece_of, per, s, k, cells,
+                                         _GRID_WORK * (k + 1), n_threads)
+            if counts is None:
+                return None
+            values += [digamma(k) + digamma(s) - _mean_digamma(a + 1) - _mean_digamma(b + 1) for a, b in zip(*counts)]
+        return values
+
+    return batch
+
+
+def _ksg_value(x, y, k, variant, n_threads, sort=None):
+    eps, nx, ny = _ksg_counts(x, y, k, variant, n_threads, by_row=False, sort=sort)
     n = x.shape[0]
     if variant == 1:
         mi = digamma(k) + digamma(n) - _mean_digamma(nx + 1) - _mean_digamma(ny + 1)
@@ -167,13 +204,15 @@ def ksg_mutual_info(x, y, *, variant=1, k=3, standardize=True, jitter=False, n_b
     (x, y), c = setup([x, y], "xy", k=k, standardize=standardize, jitter=jitter, n_bootstrap=n_bootstrap,
                       subsample=subsample, rng=rng, n_jobs=n_jobs, unit=unit)
     k, n_threads = c["k"], c["n_threads"]
-    point, tied = _ksg_value(x, y, k, variant, n_threads)
+    sort = _ksg1_presort(x, y, n_threads) if variant == 1 else None
+    point, tied = _ksg_value(x, y, k, variant, n_threads, sort)
     _warn_ties(tied, c["n"], "KSG")
     diagnostics = {"k": k, "n_samples": c["n"], "variant": variant, "standardize": bool(standardize),
                    "jitter": c["amplitude"], "n_tied": tied, "n_threads": n_threads}
+    batch = _ksg1_batch(x, y, k, sort, n_threads) if variant == 1 and _grid_eligible(x, y) else None
     return subsampled_result(lambda a, b, threads=n_threads: _ksg_value(a, b, k, variant, threads)[0], [x, y],
                              point, n_workers=n_threads, n_bootstrap=c["n_bootstrap"], m=c["m"], why=c["why"], rng=c["rng"], unit=unit,
-                             method="ksg" if variant == 1 else "ksg2", diagnostics=diagnostics)
+                             method="ksg" if variant == 1 else "ksg2", diagnostics=diagnostics, batch=batch)
 
 
 @_doc
