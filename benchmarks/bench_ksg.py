@@ -2,11 +2,11 @@
 
 Implementations (all KSG algorithm 1, k = 3, max-norm):
 
-* ``fastmi``  -- ``fastmi.mutual_info(x, y, method="ksg", k=3)`` (Cython kd-tree,
+* ``fastmi``  -- ``fastmi.mutual_info(x, y, method="ksg", k=3)`` (Cython grids or kd-tree,
   OpenMP over every core); ``fastmi-1thread`` is the same with ``n_jobs=1``;
 * ``fastmi-default`` -- the default call, ``n_bootstrap`` left at None: the point
-  estimate plus its error bar (64 pieces of disjoint partitions, about one more
-  estimate's cost);
+  estimate plus its error bar (64 pieces of disjoint partitions; for 1-D x and y all the
+  pieces of a partition in one kernel call; at most about one more estimate's cost);
 * ``sklearn`` -- ``sklearn.feature_selection.mutual_info_regression(x, y,
   n_neighbors=3)``. It adds 1e-10-scaled noise to the data first and, for x with
   d > 1 columns, estimates d *univariate* MIs I(x_j; y) -- a different, cheaper

@@ -51,8 +51,8 @@ _COMMON_PARAMS = """\
     n_bootstrap : int or None, default=None
         Number of subsample replicates used for the error bar (see Notes).
         None gives the default error bar: for the nearest-neighbour
-        estimators, disjoint partitions into 64 pieces in all (about one
-        more point estimate's cost) when n >= 500, else 20 half-size
+        estimators, disjoint partitions into 64 pieces in all (at most about
+        one more point estimate's cost) when n >= 500, else 20 half-size
         subsamples; for the plug-in estimators (discrete, gaussian, gcmi)
         20 half-size subsamples (about ten point estimates); none when the
         data allow neither (``diagnostics['resampling']['why']`` says why).
