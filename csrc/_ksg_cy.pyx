@@ -797,6 +797,16 @@ cdef inline intp _probe_stride(intp n) noexcept nogil:
     return n // min(1024, max(32, n // 16)) if n > 32 else 1
 
 
+cdef inline double _insert_sorted(double* bd, intp k, double d) noexcept nogil:
+    """Insert d (below bd[k - 1]) into the ascending k best distances bd; returns the new k-th."""
+    cdef intp pos = k - 1
+    while pos > 0 and bd[pos - 1] > d:
+        bd[pos] = bd[pos - 1]
+        pos -= 1
+    bd[pos] = d
+    return bd[k - 1]
+
+
 @cython.cdivision(True)
 cdef inline intp _grid_scan(const double* px, const double* py, const intp* start, intp c, intp q,
                             double qx, double qy, double lb, double* bd, intp k) noexcept nogil:
@@ -804,7 +814,7 @@ cdef inline intp _grid_scan(const double* px, const double* py, const intp* star
     the cell's box (at distance lb) is no nearer than the current k-th. Returns the number
     of points looked at."""
     cdef double worst = bd[k - 1], dx, dy, d
-    cdef intp p, pos
+    cdef intp p
     if lb >= worst:
         return 0
     for p in range(start[c], start[c + 1]):
@@ -812,12 +822,7 @@ cdef inline intp _grid_scan(const double* px, const double* py, const intp* star
         dy = fabs(qy - py[p])
         d = dy if dy > dx else dx
         if d < worst and p != q:
-            pos = k - 1
-            while pos > 0 and bd[pos - 1] > d:
-                bd[pos] = bd[pos - 1]
-                pos -= 1
-            bd[pos] = d
-            worst = bd[k - 1]
+            worst = _insert_sorted(bd, k, d)
     return start[c + 1] - start[c]
 
 
@@ -1214,7 +1219,7 @@ cdef inline intp _scan_knn_count(const double* pts, const double* ext, intp D, i
     distance is the larger of the max-norm distance in the grid's columns and |qe - ext[j]|;
     keep the grid-column distance of each that is not beyond the current k-th distance in buf
     (counting all of them in nbuf, which may pass cap). Returns the points looked at."""
-    cdef intp j, pos, nb = nbuf[0]
+    cdef intp j, nb = nbuf[0]
     cdef double worst = bd[k - 1], m, v
     cdef bint room = nb + (j1 - j0) <= cap
     for j in range(j0, j1):
@@ -1227,12 +1232,7 @@ cdef inline intp _scan_knn_count(const double* pts, const double* ext, intp D, i
         v = fabs(qe - ext[j])
         v = v if v > m else m
         if v < worst:
-            pos = k - 1
-            while pos > 0 and bd[pos - 1] > v:
-                bd[pos] = bd[pos - 1]
-                pos -= 1
-            bd[pos] = v
-            worst = bd[k - 1]
+            worst = _insert_sorted(bd, k, v)
     nbuf[0] = nb
     return j1 - j0
 

@@ -198,9 +198,7 @@ def _partition_replicates(value, arrays, point, plan, rng, strata=None, n_worker
         orders = [rng.permutation(mem)[:p * size].reshape(p, size) for mem, size in zip(members, plan.sizes)]
         pieces += [np.sort(np.concatenate([o[j] for o in orders])) for j in range(p)]
     values = None if batch is None else batch(pieces, plan.repeats)
-    if values is not None:
-        pass
-    elif n_workers > 1:
+    if values is None and n_workers > 1:
         from concurrent.futures import ThreadPoolExecutor
 
         # one task per worker (every n_workers-th piece): a task per piece spent a fifth of the
@@ -214,7 +212,7 @@ def _partition_replicates(value, arrays, point, plan, rng, strata=None, n_worker
             for chunk, got in zip(chunks, pool.map(run, chunks)):
                 for j, v in zip(chunk, got):
                     values[j] = v
-    else:
+    elif values is None:
         values = [value(*[a[idx] for a in arrays]) for idx in pieces]
     raw = np.asarray(values, dtype=float).reshape(plan.repeats, p)
     dev = raw - raw.mean(axis=1, keepdims=True)
