@@ -797,6 +797,14 @@ cdef inline intp _probe_stride(intp n) noexcept nogil:
     return n // min(1024, max(32, n // 16)) if n > 32 else 1
 
 
+@cython.cdivision(True)
+cdef inline double _probe_budget(intp n, double max_work) noexcept nogil:
+    """The work past which a probe has failed whatever its remaining queries find: it stops
+    there (a few queries into a pile of tied points can each look at most of the data)."""
+    cdef intp stride = _probe_stride(n)
+    return max_work * ((n + stride - 1) // stride)
+
+
 cdef inline double _insert_sorted(double* bd, intp k, double d) noexcept nogil:
     """Insert d (below bd[k - 1]) into the ascending k best distances bd; returns the new k-th."""
     cdef intp pos = k - 1
@@ -950,7 +958,8 @@ cdef inline intp _grid2_query(Grid2* g, intp q, intp a, intp b, double* bd, intp
 cdef bint _grid2_probe(Grid2* g, intp k, double max_work, double* bd) noexcept nogil:
     """Does a probe of evenly spread queries look at fewer than max_work points and cells each?"""
     cdef intp stride = _probe_stride(g.n), q = 0, probes = 0, work = 0
-    while q < g.n:
+    cdef double budget = _probe_budget(g.n, max_work)
+    while q < g.n and work <= budget:
         work += _grid2_query(g, q, q * g.G // g.n, g.row[g.pid[q]], bd, k)
         probes += 1
         q += stride
@@ -1490,6 +1499,7 @@ def grid_count(const double[:, ::1] a, const double[::1] radius, cuts, double ma
     ndarray of shape (n,), intp, or None
     """
     cdef intp n = a.shape[0], p, probes = 0, work = 0, stride
+    cdef double budget
     cdef int nt = _threads(n_threads, n)
     if radius.shape[0] != n:
         raise ValueError(f"radius must have {n} entries, got {radius.shape[0]}")
@@ -1499,8 +1509,9 @@ def grid_count(const double[:, ::1] a, const double[::1] radius, cuts, double ma
     cdef intp[::1] cnt = cnt_np
     with nogil:
         stride = _probe_stride(n)
+        budget = _probe_budget(n, max_work)
         p = 0
-        while p < n:
+        while p < n and work <= budget:
             grid.count_one(p, rad[p], &work)
             probes += 1
             p += stride
@@ -1544,6 +1555,7 @@ def grid_knn_count(const double[:, ::1] a, const double[::1] extra, cuts, intp k
     (eps, counts) : ndarrays of shape (n,), float64 and intp, or None
     """
     cdef intp n = a.shape[0], p, probes = 0, work = 0, stride, tid
+    cdef double budget
     cdef int nt = _threads(n_threads, n)
     if extra.shape[0] != n:
         raise ValueError(f"extra must have {n} entries, got {extra.shape[0]}")
@@ -1559,8 +1571,9 @@ def grid_knn_count(const double[:, ::1] a, const double[::1] extra, cuts, intp k
     cdef intp[::1] cnt = cnt_np
     with nogil:
         stride = _probe_stride(n)
+        budget = _probe_budget(n, max_work)
         p = 0
-        while p < n:
+        while p < n and work <= budget:
             work += grid.knn_count_one(&ext[0], p, k, 0.0, &bd[0, 0], &buf[0, 0], &cnt[p])
             probes += 1
             p += stride
