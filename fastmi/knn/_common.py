@@ -163,6 +163,12 @@ def _grid_eligible(x, y):
     return x.shape[1] == 1 and y.shape[1] == 1 and x.shape[0] >= _GRID_MIN_ROWS
 
 
+def _joint_presort(x, y, n_threads):
+    """The :class:`_Presort` that :func:`_joint_knn` and the 1-D marginal counts need: the grid's
+    two sort orders (x's in the background), or those of the 1-D marginals."""
+    return _Presort([x, y], n_threads, background=(0,) if _grid_eligible(x, y) else None)
+
+
 def _joint_knn(x, y, k, n_threads, sort):
     """k-th neighbour max-norm distance of every row in the joint space of x and y, the
     point itself excluded. For 1-D x and y, on a grid of marginal-quantile cells (no tree to

@@ -11,7 +11,8 @@ from .. import _ksg_cy
 from .._subsample import _doc, subsampled_result
 from .._validation import check_conditioning
 from ._common import (_GRID_MIN_ROWS, _GRID_ROWS_PER_CELL, _GRID_WORK, _LEAFSIZE, _Presort, _count_within,
-                      _grid_eligible, _grid_knn_count, _joint_knn, _mean_digamma, _strict, _warn_ties, setup)
+                      _grid_eligible, _grid_knn_count, _joint_knn, _joint_presort, _mean_digamma, _strict, _warn_ties,
+                      setup)
 
 
 def _ksg_counts(x, y, k, variant=1, n_threads=1, by_row=True, sort=None):
@@ -24,10 +25,10 @@ def _ksg_counts(x, y, k, variant=1, n_threads=1, by_row=True, sort=None):
     of its k-neighbour set (ties in the joint distance broken by row index)
     and the counts are of other points at distance <= those extents.
     ``by_row=False`` leaves the counts in an arbitrary order. ``sort`` may give the
-    :class:`_Presort` of (x, y) (of variant 1's, from :func:`_ksg1_presort`).
+    :class:`_Presort` of (x, y) (variant 1's, from :func:`_joint_presort`).
     """
     if variant == 1:
-        sort = _ksg1_presort(x, y, n_threads) if sort is None else sort
+        sort = _joint_presort(x, y, n_threads) if sort is None else sort
         grid = _grid_knn_count(x, y, k, n_threads, by_row)
         if grid is not None:
             eps, nx, ny = grid
@@ -48,12 +49,6 @@ def _ksg_counts(x, y, k, variant=1, n_threads=1, by_row=True, sort=None):
     return (eps,
             _count_within(x, rx, n_threads, by_row, sort.order(0)) - 1,
             _count_within(y, ry, n_threads, by_row, sort.order(1)) - 1)
-
-
-def _ksg1_presort(x, y, n_threads):
-    """The sort orders KSG-1 needs: the grid's two (the one of x in the background), or those of
-    the 1-D marginals' counts."""
-    return _Presort([x, y], n_threads, background=(0,) if _grid_eligible(x, y) else None)
 
 
 def _ksg1_batch(x, y, k, sort, n_threads):
@@ -204,7 +199,7 @@ def ksg_mutual_info(x, y, *, variant=1, k=3, standardize=True, jitter=False, n_b
     (x, y), c = setup([x, y], "xy", k=k, standardize=standardize, jitter=jitter, n_bootstrap=n_bootstrap,
                       subsample=subsample, rng=rng, n_jobs=n_jobs, unit=unit)
     k, n_threads = c["k"], c["n_threads"]
-    sort = _ksg1_presort(x, y, n_threads) if variant == 1 else None
+    sort = _joint_presort(x, y, n_threads) if variant == 1 else None
     point, tied = _ksg_value(x, y, k, variant, n_threads, sort)
     _warn_ties(tied, c["n"], "KSG")
     diagnostics = {"k": k, "n_samples": c["n"], "variant": variant, "standardize": bool(standardize),
